@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// dialect holds what differs between the databases.
+type dialect struct {
+	name          string
+	driver        string
+	configure     func(*sql.DB)
+	rebind        func(string) string
+	isUnique      func(error) bool
+	isUnavailable func(error) bool
+}
+
+var sqliteDialect = &dialect{
+	name:   "sqlite",
+	driver: "sqlite",
+	configure: func(db *sql.DB) {
+		// Connections stay open: every new one would re-run the pragmas.
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+		db.SetConnMaxLifetime(0)
+	},
+	rebind: func(q string) string { return q },
+	isUnique: func(err error) bool {
+		return strings.Contains(err.Error(), "UNIQUE constraint failed") || strings.Contains(err.Error(), "PRIMARY KEY constraint failed")
+	},
+	isUnavailable: func(err error) bool {
+		return strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY")
+	},
+}
+
+var postgresDialect = &dialect{
+	name:   "postgres",
+	driver: "pgx",
+	configure: func(db *sql.DB) {
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+	},
+	rebind: rebindDollar,
+	isUnique: func(err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	},
+	isUnavailable: func(err error) bool {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			// Class 08: connection exceptions; 57P0x: server shutting down or starting.
+			return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+		}
+		var netErr net.Error
+		var connectErr *pgconn.ConnectError
+		return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
+			errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) ||
+			errors.Is(err, syscall.ECONNRESET)
+	},
+}
+
+// rebindDollar turns ? placeholders into $1, $2, ... (queries here never hold a literal ?).
+func rebindDollar(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,184 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+const objectColumns = `kind, project, parent, name, ordinal, generation, data, created_at, updated_at`
+
+func scanObject(sc interface{ Scan(...any) error }) (*store.Object, error) {
+	var o store.Object
+	var kind string
+	var created, updated int64
+	if err := sc.Scan(&kind, &o.Project, &o.Parent, &o.Name, &o.Ordinal, &o.Generation, &o.Data, &created, &updated); err != nil {
+		return nil, err
+	}
+	o.Kind = store.Kind(kind)
+	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &o, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, k store.Key) (*store.Object, error) {
+	row := s.queryRow(ctx, `SELECT `+objectColumns+` FROM objects WHERE kind = ? AND project = ? AND parent = ? AND name = ?`,
+		string(k.Kind), k.Project, k.Parent, k.Name)
+	o, err := scanObject(row)
+	return o, s.wrap(err)
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, o *store.Object) error {
+	now := s.now().UTC().Truncate(1000)
+	_, err := s.exec(ctx, `INSERT INTO objects (`+objectColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+		string(o.Kind), o.Project, o.Parent, o.Name, o.Ordinal, o.Data, micros(now), micros(now))
+	if err != nil {
+		return err
+	}
+	o.Generation, o.CreatedAt, o.UpdatedAt = 1, now, now
+	return nil
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, o *store.Object, ifGeneration int64) error {
+	now := s.now().UTC().Truncate(1000)
+	q := `UPDATE objects SET data = ?, ordinal = ?, generation = generation + 1, updated_at = ?
+		WHERE kind = ? AND project = ? AND parent = ? AND name = ?`
+	args := []any{o.Data, o.Ordinal, micros(now), string(o.Kind), o.Project, o.Parent, o.Name}
+	if ifGeneration > 0 {
+		q += ` AND generation = ?`
+		args = append(args, ifGeneration)
+	}
+	var gen, created int64
+	err := s.queryRow(ctx, q+` RETURNING generation, created_at`, args...).Scan(&gen, &created)
+	if err = s.wrap(err); err != nil {
+		return s.missingOrStale(ctx, o.Key, err)
+	}
+	o.Generation, o.CreatedAt, o.UpdatedAt = gen, fromMicros(created), now
+	return nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, k store.Key, ifGeneration int64) error {
+	q := `DELETE FROM objects WHERE kind = ? AND project = ? AND parent = ? AND name = ?`
+	args := []any{string(k.Kind), k.Project, k.Parent, k.Name}
+	if ifGeneration > 0 {
+		q += ` AND generation = ?`
+		args = append(args, ifGeneration)
+	}
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return s.missingOrStale(ctx, k, store.ErrNotFound)
+	}
+	return nil
+}
+
+// missingOrStale tells apart a write that found no row from one whose generation did not match.
+func (s *Store) missingOrStale(ctx context.Context, k store.Key, err error) error {
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, getErr := s.Get(ctx, k); getErr == nil {
+		return store.ErrStale
+	}
+	return store.ErrNotFound
+}
+
+// DeleteChildren implements store.Store.
+func (s *Store) DeleteChildren(ctx context.Context, kind store.Kind, project, parent string) error {
+	_, err := s.exec(ctx, `DELETE FROM objects WHERE kind = ? AND project = ? AND parent = ?`, string(kind), project, parent)
+	return err
+}
+
+// CountProject implements store.Store.
+func (s *Store) CountProject(ctx context.Context, project string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM objects WHERE project = ? AND kind <> ?`, project, string(store.KindProject)).Scan(&n)
+	return n, s.wrap(err)
+}
+
+// pageToken is where a listing stopped: the last (ordinal, name) returned.
+type pageToken struct {
+	Ordinal int64  `json:"o"`
+	Name    string `json:"n"`
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context, q store.ListQuery) ([]*store.Object, string, error) {
+	sqlq := `SELECT ` + objectColumns + ` FROM objects WHERE kind = ? AND project = ? AND parent = ?`
+	args := []any{string(q.Kind), q.Project, q.Parent}
+	if q.PageToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.PageToken)
+		var tok pageToken
+		if err == nil {
+			err = json.Unmarshal(raw, &tok)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: page_token is not one this server issued", ErrBadPageToken)
+		}
+		cmp := ">"
+		if q.Desc {
+			cmp = "<"
+		}
+		sqlq += ` AND (ordinal ` + cmp + ` ? OR (ordinal = ? AND name ` + cmp + ` ?))`
+		args = append(args, tok.Ordinal, tok.Ordinal, tok.Name)
+	}
+	if q.Desc {
+		sqlq += ` ORDER BY ordinal DESC, name DESC`
+	} else {
+		sqlq += ` ORDER BY ordinal, name`
+	}
+	if q.Limit > 0 {
+		// One extra row tells whether another page exists.
+		sqlq += fmt.Sprintf(` LIMIT %d`, q.Limit+1)
+	}
+	rows, err := s.query(ctx, sqlq, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []*store.Object
+	for rows.Next() {
+		o, err := scanObject(rows)
+		if err != nil {
+			return nil, "", s.wrap(err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", s.wrap(err)
+	}
+	next := ""
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+		last := out[len(out)-1]
+		raw, _ := json.Marshal(pageToken{Ordinal: last.Ordinal, Name: last.Name})
+		next = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return out, next, nil
+}
+
+// ErrBadPageToken is returned for a page token the store cannot read.
+var ErrBadPageToken = errors.New("bad page token")
+
+// NextSequence implements store.Store.
+func (s *Store) NextSequence(ctx context.Context, scope string) (int64, error) {
+	var v int64
+	err := s.queryRow(ctx, `INSERT INTO sequences (scope, value) VALUES (?, 1)
+		ON CONFLICT (scope) DO UPDATE SET value = sequences.value + 1 RETURNING value`, scope).Scan(&v)
+	return v, s.wrap(err)
+}
+
+// ResetSequence implements store.Store.
+func (s *Store) ResetSequence(ctx context.Context, scope string) error {
+	_, err := s.exec(ctx, `DELETE FROM sequences WHERE scope = ?`, scope)
+	return err
+}

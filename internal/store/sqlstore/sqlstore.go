@@ -1,0 +1,159 @@
+// Package sqlstore implements store.Store on database/sql, for the embedded
+// SQLite database (modernc.org/sqlite, no cgo) and for PostgreSQL (pgx). One
+// implementation serves both; the dialect covers placeholders, error codes and
+// migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store is a store.Store on a SQL database.
+type Store struct {
+	db      *sql.DB
+	q       querier
+	dialect *dialect
+	inTx    bool
+	now     func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to a database URL: sqlite://path/to/file.db (relative or
+// absolute: sqlite:///var/lib/mlops.db) or postgres://... and applies pending
+// migrations unless migrate is false.
+func Open(ctx context.Context, databaseURL string, migrate bool) (*Store, error) {
+	d, dsn, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", d.name, err)
+	}
+	d.configure(db)
+	s := &Store{db: db, q: db, dialect: d, now: time.Now}
+	if err := s.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", d.name, err)
+	}
+	if migrate {
+		if err := s.Migrate(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func parseURL(raw string) (*dialect, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		path := strings.TrimPrefix(raw, "sqlite://")
+		query := ""
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path, query = path[:i], path[i+1:]
+		}
+		if path == "" {
+			return nil, "", fmt.Errorf("database URL %q has no file path; use sqlite://./mlops.db or sqlite:///var/lib/mlops/mlops.db", raw)
+		}
+		v, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, "", fmt.Errorf("database URL %q: %w", raw, err)
+		}
+		// WAL lets readers run beside the writer; IMMEDIATE transactions take the
+		// write lock up front so two writers queue on busy_timeout instead of
+		// failing mid-transaction.
+		v.Add("_pragma", "busy_timeout(10000)")
+		v.Add("_pragma", "journal_mode(WAL)")
+		v.Add("_pragma", "foreign_keys(ON)")
+		v.Add("_pragma", "synchronous(NORMAL)")
+		v.Set("_txlock", "immediate")
+		return sqliteDialect, "file:" + path + "?" + v.Encode(), nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return postgresDialect, raw, nil
+	}
+	return nil, "", fmt.Errorf("database URL %q is not supported; use sqlite://<path> or postgres://<user>@<host>/<db>", raw)
+}
+
+// DB exposes the underlying pool, for benchmarks and tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect names the database kind: sqlite or postgres.
+func (s *Store) Dialect() string { return s.dialect.name }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.wrap(s.db.PingContext(ctx))
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// InTx implements store.Store. A store already in a transaction runs fn in it.
+func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
+	if s.inTx {
+		return fn(s)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	txs := &Store{db: s.db, q: tx, dialect: s.dialect, inTx: true, now: s.now}
+	if err := fn(txs); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return s.wrap(tx.Commit())
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := s.q.ExecContext(ctx, s.dialect.rebind(query), args...)
+	return res, s.wrap(err)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := s.q.QueryContext(ctx, s.dialect.rebind(query), args...)
+	return rows, s.wrap(err)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.q.QueryRowContext(ctx, s.dialect.rebind(query), args...)
+}
+
+// wrap turns driver errors into the store's sentinel errors.
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case s.dialect.isUnique(err):
+		return fmt.Errorf("%w: %v", store.ErrExists, err)
+	case s.dialect.isUnavailable(err):
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }

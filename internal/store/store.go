@@ -1,0 +1,138 @@
+// Package store defines how mlopsd persists its objects. Every kind of object
+// (project, dataset, pipeline, model, ...) is a JSON document addressed by
+// kind, project, parent and name, with a generation that guards concurrent
+// writes. Implementations live in sub-packages; storetest holds the
+// conformance suite every implementation must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Kind names a type of object.
+type Kind string
+
+// The kinds the control plane stores.
+const (
+	KindProject          Kind = "project"
+	KindDataset          Kind = "dataset"
+	KindDatasetProfile   Kind = "dataset_profile"
+	KindPipeline         Kind = "pipeline"
+	KindPipelineRevision Kind = "pipeline_revision"
+	KindModel            Kind = "model"
+	KindModelVersion     Kind = "model_version"
+	KindModelAlias       Kind = "model_alias"
+	KindSchedule         Kind = "schedule"
+)
+
+// Errors every implementation returns, so callers can map them to HTTP statuses.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrStale means the caller's expected generation no longer matches.
+	ErrStale = errors.New("generation does not match")
+	// ErrUnavailable means the database cannot be reached right now; retrying later may work.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Key addresses one object. Parent is the owning object's name for nested
+// kinds (a model's versions and aliases, a pipeline's revisions), else empty.
+type Key struct {
+	Kind    Kind
+	Project string
+	Parent  string
+	Name    string
+}
+
+// Object is one stored document.
+type Object struct {
+	Key
+	// Ordinal orders objects within a parent where names are numbers (versions, revisions).
+	Ordinal    int64
+	Generation int64
+	Data       []byte
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ListQuery selects objects of one kind under one project and parent, in
+// (ordinal, name) order.
+type ListQuery struct {
+	Kind    Kind
+	Project string
+	Parent  string
+	// PageToken continues a previous listing.
+	PageToken string
+	// Limit bounds the page; 0 means no bound.
+	Limit int
+	// Desc lists newest ordinal (then name) first.
+	Desc bool
+}
+
+// Token is a stored API token; only the hash of its secret is kept.
+type Token struct {
+	ID          string
+	Hash        string
+	Role        string
+	Project     string
+	Description string
+	CreatedAt   time.Time
+}
+
+// IdempotentResponse is the recorded outcome of a request made with an Idempotency-Key.
+type IdempotentResponse struct {
+	RequestHash string
+	// Status is 0 while the first request is still in flight.
+	Status int
+	Header []byte
+	Body   []byte
+}
+
+// Store persists objects, sequences, tokens and idempotency records.
+type Store interface {
+	Get(ctx context.Context, key Key) (*Object, error)
+	// Create stores a new object at generation 1; ErrExists if the key is taken.
+	Create(ctx context.Context, obj *Object) error
+	// Update replaces an object's data and bumps its generation. With
+	// ifGeneration > 0 the write happens only at that generation, else ErrStale.
+	Update(ctx context.Context, obj *Object, ifGeneration int64) error
+	// Delete removes an object, guarded by ifGeneration like Update.
+	Delete(ctx context.Context, key Key, ifGeneration int64) error
+	// DeleteChildren removes every object of kind under project and parent.
+	DeleteChildren(ctx context.Context, kind Kind, project, parent string) error
+	// List returns one page and the token of the next page ("" at the end).
+	List(ctx context.Context, q ListQuery) ([]*Object, string, error)
+	// CountProject counts the objects of any kind in a project.
+	CountProject(ctx context.Context, project string) (int64, error)
+
+	// NextSequence returns 1, 2, 3, ... for each scope; values are never handed out twice.
+	NextSequence(ctx context.Context, scope string) (int64, error)
+	// ResetSequence forgets a scope, so it starts again at 1.
+	ResetSequence(ctx context.Context, scope string) error
+
+	// InTx runs fn against a store whose writes commit together or not at all.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	// TokenByHash returns the token whose secret hashes to hash, or ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	ListTokens(ctx context.Context) ([]*Token, error)
+	DeleteToken(ctx context.Context, id string) error
+
+	// BeginIdempotent claims (scope, key) for a request. If the key was seen
+	// before it returns the recorded response (Status 0 while in flight) and
+	// claimed=false.
+	BeginIdempotent(ctx context.Context, scope, key, requestHash string) (prior *IdempotentResponse, claimed bool, err error)
+	// CompleteIdempotent records the response for a claimed key.
+	CompleteIdempotent(ctx context.Context, scope, key string, resp *IdempotentResponse) error
+	// AbortIdempotent releases a claimed key so the request may be retried.
+	AbortIdempotent(ctx context.Context, scope, key string) error
+	// PurgeIdempotent drops records older than the cutoff.
+	PurgeIdempotent(ctx context.Context, olderThan time.Time) error
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,456 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+// Run checks that a store behaves as store.Store promises. open returns a
+// fresh, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := map[string]func(*testing.T, store.Store){
+		"CreateGet":        testCreateGet,
+		"CreateDuplicate":  testCreateDuplicate,
+		"UpdateGeneration": testUpdateGeneration,
+		"DeleteGeneration": testDeleteGeneration,
+		"ListPaging":       testListPaging,
+		"ListOrdinalDesc":  testListOrdinalDesc,
+		"ListScopes":       testListScopes,
+		"DeleteChildren":   testDeleteChildren,
+		"CountProject":     testCountProject,
+		"Sequences":        testSequences,
+		"SequenceRace":     testSequenceRace,
+		"TxCommitRollback": testTx,
+		"UpdateRace":       testUpdateRace,
+		"Tokens":           testTokens,
+		"Idempotency":      testIdempotency,
+		"IdempotencyRace":  testIdempotencyRace,
+		"Ping":             func(t *testing.T, s store.Store) { mustNil(t, s.Ping(context.Background())) },
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
+	}
+}
+
+func mustNil(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+func mustIs(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error = %v, want %v", err, want)
+	}
+}
+
+func obj(kind store.Kind, project, parent, name, data string) *store.Object {
+	return &store.Object{Key: store.Key{Kind: kind, Project: project, Parent: parent, Name: name}, Data: []byte(data)}
+}
+
+func testCreateGet(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	o := obj(store.KindDataset, "p", "", "d1", `{"uri":"file:///x"}`)
+	mustNil(t, s.Create(ctx, o))
+	if o.Generation != 1 || o.CreatedAt.Before(before) || !o.CreatedAt.Equal(o.UpdatedAt) {
+		t.Fatalf("created object bookkeeping = gen %d, created %v, updated %v", o.Generation, o.CreatedAt, o.UpdatedAt)
+	}
+	got, err := s.Get(ctx, o.Key)
+	mustNil(t, err)
+	if string(got.Data) != `{"uri":"file:///x"}` || got.Generation != 1 || !got.CreatedAt.Equal(o.CreatedAt) {
+		t.Fatalf("Get = %+v, want what was created %+v", got, o)
+	}
+	_, err = s.Get(ctx, store.Key{Kind: store.KindDataset, Project: "p", Name: "other"})
+	mustIs(t, err, store.ErrNotFound)
+	// The same name under another kind or project is another object.
+	_, err = s.Get(ctx, store.Key{Kind: store.KindPipeline, Project: "p", Name: "d1"})
+	mustIs(t, err, store.ErrNotFound)
+	_, err = s.Get(ctx, store.Key{Kind: store.KindDataset, Project: "q", Name: "d1"})
+	mustIs(t, err, store.ErrNotFound)
+}
+
+func testCreateDuplicate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustNil(t, s.Create(ctx, obj(store.KindModel, "p", "", "m", `{"a":1}`)))
+	mustIs(t, s.Create(ctx, obj(store.KindModel, "p", "", "m", `{"a":2}`)), store.ErrExists)
+	got, err := s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "m"})
+	mustNil(t, err)
+	if string(got.Data) != `{"a":1}` {
+		t.Fatalf("duplicate create changed the stored object: %s", got.Data)
+	}
+}
+
+func testUpdateGeneration(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := obj(store.KindModel, "p", "", "m", `{"v":1}`)
+	mustNil(t, s.Create(ctx, o))
+	created := o.CreatedAt
+	time.Sleep(2 * time.Millisecond)
+	o.Data = []byte(`{"v":2}`)
+	mustNil(t, s.Update(ctx, o, 1))
+	if o.Generation != 2 || !o.CreatedAt.Equal(created) || !o.UpdatedAt.After(created) {
+		t.Fatalf("after update: gen %d created %v updated %v", o.Generation, o.CreatedAt, o.UpdatedAt)
+	}
+	o.Data = []byte(`{"v":3}`)
+	mustIs(t, s.Update(ctx, o, 1), store.ErrStale)
+	got, _ := s.Get(ctx, o.Key)
+	if string(got.Data) != `{"v":2}` || got.Generation != 2 {
+		t.Fatalf("stale update wrote: %s gen %d", got.Data, got.Generation)
+	}
+	// Without a precondition the write goes through.
+	mustNil(t, s.Update(ctx, o, 0))
+	if o.Generation != 3 {
+		t.Fatalf("generation = %d, want 3", o.Generation)
+	}
+	missing := obj(store.KindModel, "p", "", "nope", `{}`)
+	mustIs(t, s.Update(ctx, missing, 0), store.ErrNotFound)
+	mustIs(t, s.Update(ctx, missing, 4), store.ErrNotFound)
+}
+
+func testDeleteGeneration(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := obj(store.KindModel, "p", "", "m", `{}`)
+	mustNil(t, s.Create(ctx, o))
+	mustIs(t, s.Delete(ctx, o.Key, 7), store.ErrStale)
+	mustNil(t, s.Delete(ctx, o.Key, 1))
+	mustIs(t, s.Delete(ctx, o.Key, 0), store.ErrNotFound)
+	_, err := s.Get(ctx, o.Key)
+	mustIs(t, err, store.ErrNotFound)
+}
+
+func testListPaging(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := 0; i < 25; i++ {
+		mustNil(t, s.Create(ctx, obj(store.KindDataset, "p", "", fmt.Sprintf("d%02d", i), `{}`)))
+	}
+	var names []string
+	token := ""
+	pages := 0
+	for {
+		page, next, err := s.List(ctx, store.ListQuery{Kind: store.KindDataset, Project: "p", Limit: 10, PageToken: token})
+		mustNil(t, err)
+		pages++
+		for _, o := range page {
+			names = append(names, o.Name)
+		}
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if pages != 3 || len(names) != 25 {
+		t.Fatalf("paged %d pages, %d names; want 3 pages, 25 names", pages, len(names))
+	}
+	for i, n := range names {
+		if n != fmt.Sprintf("d%02d", i) {
+			t.Fatalf("names[%d] = %s; listing must be sorted and complete", i, n)
+		}
+	}
+	all, next, err := s.List(ctx, store.ListQuery{Kind: store.KindDataset, Project: "p"})
+	mustNil(t, err)
+	if len(all) != 25 || next != "" {
+		t.Fatalf("unbounded list = %d items, next %q", len(all), next)
+	}
+	_, _, err = s.List(ctx, store.ListQuery{Kind: store.KindDataset, Project: "p", PageToken: "%%garbage"})
+	if err == nil {
+		t.Fatal("a garbage page token must be refused")
+	}
+}
+
+func testListOrdinalDesc(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, v := range []int64{1, 2, 10, 11, 3} {
+		o := obj(store.KindModelVersion, "p", "m", fmt.Sprint(v), `{}`)
+		o.Ordinal = v
+		mustNil(t, s.Create(ctx, o))
+	}
+	asc, _, err := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m"})
+	mustNil(t, err)
+	if got := names(asc); got != "1,2,3,10,11" {
+		t.Fatalf("ascending by ordinal = %s", got)
+	}
+	first, next, err := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m", Desc: true, Limit: 2})
+	mustNil(t, err)
+	rest, _, err := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m", Desc: true, PageToken: next})
+	mustNil(t, err)
+	if got := names(first) + "|" + names(rest); got != "11,10|3,2,1" {
+		t.Fatalf("descending pages = %s", got)
+	}
+}
+
+func names(objs []*store.Object) string {
+	out := ""
+	for i, o := range objs {
+		if i > 0 {
+			out += ","
+		}
+		out += o.Name
+	}
+	return out
+}
+
+func testListScopes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustNil(t, s.Create(ctx, obj(store.KindModelVersion, "p", "a", "1", `{}`)))
+	mustNil(t, s.Create(ctx, obj(store.KindModelVersion, "p", "b", "1", `{}`)))
+	mustNil(t, s.Create(ctx, obj(store.KindModelVersion, "q", "a", "1", `{}`)))
+	mustNil(t, s.Create(ctx, obj(store.KindModelAlias, "p", "a", "x", `{}`)))
+	got, _, err := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "a"})
+	mustNil(t, err)
+	if len(got) != 1 || got[0].Project != "p" || got[0].Parent != "a" || got[0].Kind != store.KindModelVersion {
+		t.Fatalf("list leaked across scopes: %+v", got)
+	}
+}
+
+func testDeleteChildren(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		mustNil(t, s.Create(ctx, obj(store.KindModelVersion, "p", "m", fmt.Sprint(i), `{}`)))
+	}
+	mustNil(t, s.Create(ctx, obj(store.KindModelVersion, "p", "other", "1", `{}`)))
+	mustNil(t, s.DeleteChildren(ctx, store.KindModelVersion, "p", "m"))
+	left, _, _ := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m"})
+	kept, _, _ := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "other"})
+	if len(left) != 0 || len(kept) != 1 {
+		t.Fatalf("DeleteChildren left %d, kept %d; want 0 and 1", len(left), len(kept))
+	}
+}
+
+func testCountProject(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustNil(t, s.Create(ctx, obj(store.KindProject, "", "", "p", `{}`)))
+	n, err := s.CountProject(ctx, "p")
+	mustNil(t, err)
+	if n != 0 {
+		t.Fatalf("empty project counts %d objects", n)
+	}
+	mustNil(t, s.Create(ctx, obj(store.KindDataset, "p", "", "d", `{}`)))
+	mustNil(t, s.Create(ctx, obj(store.KindModelVersion, "p", "m", "1", `{}`)))
+	n, err = s.CountProject(ctx, "p")
+	mustNil(t, err)
+	if n != 2 {
+		t.Fatalf("CountProject = %d, want 2", n)
+	}
+}
+
+func testSequences(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for want := int64(1); want <= 3; want++ {
+		got, err := s.NextSequence(ctx, "a")
+		mustNil(t, err)
+		if got != want {
+			t.Fatalf("NextSequence = %d, want %d", got, want)
+		}
+	}
+	if got, _ := s.NextSequence(ctx, "b"); got != 1 {
+		t.Fatalf("a new scope starts at %d, want 1", got)
+	}
+	mustNil(t, s.ResetSequence(ctx, "a"))
+	if got, _ := s.NextSequence(ctx, "a"); got != 1 {
+		t.Fatalf("after reset NextSequence = %d, want 1", got)
+	}
+}
+
+func testSequenceRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const workers, each = 8, 10
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				v, err := s.NextSequence(ctx, "race")
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				if seen[v] {
+					errs <- fmt.Errorf("value %d handed out twice", v)
+				}
+				seen[v] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(seen) != workers*each {
+		t.Fatalf("%d distinct values, want %d", len(seen), workers*each)
+	}
+}
+
+func testTx(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(tx store.Store) error {
+		mustNil(t, tx.Create(ctx, obj(store.KindModel, "p", "", "rolled-back", `{}`)))
+		return boom
+	})
+	mustIs(t, err, boom)
+	_, err = s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "rolled-back"})
+	mustIs(t, err, store.ErrNotFound)
+
+	mustNil(t, s.InTx(ctx, func(tx store.Store) error {
+		if err := tx.Create(ctx, obj(store.KindModel, "p", "", "a", `{}`)); err != nil {
+			return err
+		}
+		// Nested InTx joins the outer transaction.
+		return tx.InTx(ctx, func(tx2 store.Store) error {
+			return tx2.Create(ctx, obj(store.KindModel, "p", "", "b", `{}`))
+		})
+	}))
+	for _, n := range []string{"a", "b"} {
+		_, err := s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: n})
+		mustNil(t, err)
+	}
+}
+
+// testUpdateRace: of concurrent writers holding the same generation, exactly one wins.
+func testUpdateRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o := obj(store.KindModel, "p", "", "m", `{"w":-1}`)
+	mustNil(t, s.Create(ctx, o))
+	const writers = 6
+	var wg sync.WaitGroup
+	results := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			mine := obj(store.KindModel, "p", "", "m", fmt.Sprintf(`{"w":%d}`, w))
+			results <- s.Update(ctx, mine, 1)
+		}(w)
+	}
+	wg.Wait()
+	close(results)
+	wins, stale := 0, 0
+	for err := range results {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, store.ErrStale):
+			stale++
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if wins != 1 || stale != writers-1 {
+		t.Fatalf("wins=%d stale=%d; want exactly one winner", wins, stale)
+	}
+	got, _ := s.Get(ctx, o.Key)
+	if got.Generation != 2 {
+		t.Fatalf("generation = %d, want 2", got.Generation)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tok := &store.Token{ID: "t1", Hash: "h1", Role: "editor", Project: "p", Description: "ci"}
+	mustNil(t, s.CreateToken(ctx, tok))
+	got, err := s.TokenByHash(ctx, "h1")
+	mustNil(t, err)
+	if got.ID != "t1" || got.Role != "editor" || got.Project != "p" || got.Description != "ci" || got.CreatedAt.IsZero() {
+		t.Fatalf("TokenByHash = %+v", got)
+	}
+	_, err = s.TokenByHash(ctx, "nope")
+	mustIs(t, err, store.ErrNotFound)
+	mustIs(t, s.CreateToken(ctx, &store.Token{ID: "t2", Hash: "h1", Role: "viewer"}), store.ErrExists)
+	mustNil(t, s.CreateToken(ctx, &store.Token{ID: "t2", Hash: "h2", Role: "viewer"}))
+	all, err := s.ListTokens(ctx)
+	mustNil(t, err)
+	if len(all) != 2 {
+		t.Fatalf("ListTokens = %d tokens, want 2", len(all))
+	}
+	mustNil(t, s.DeleteToken(ctx, "t1"))
+	mustIs(t, s.DeleteToken(ctx, "t1"), store.ErrNotFound)
+	_, err = s.TokenByHash(ctx, "h1")
+	mustIs(t, err, store.ErrNotFound)
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	prior, claimed, err := s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	mustNil(t, err)
+	if !claimed || prior != nil {
+		t.Fatalf("first Begin: claimed=%v prior=%v", claimed, prior)
+	}
+	prior, claimed, err = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	mustNil(t, err)
+	if claimed || prior == nil || prior.Status != 0 {
+		t.Fatalf("Begin while in flight: claimed=%v prior=%+v", claimed, prior)
+	}
+	mustNil(t, s.CompleteIdempotent(ctx, "tok", "k1", &store.IdempotentResponse{Status: 201, Header: []byte(`{"ETag":["\"1\""]}`), Body: []byte(`{"name":"x"}`)}))
+	prior, claimed, err = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	mustNil(t, err)
+	if claimed || prior.Status != 201 || string(prior.Body) != `{"name":"x"}` || prior.RequestHash != "req-hash" {
+		t.Fatalf("replay = claimed %v %+v", claimed, prior)
+	}
+	// The same key under another scope (token) is independent.
+	_, claimed, err = s.BeginIdempotent(ctx, "other", "k1", "h")
+	mustNil(t, err)
+	if !claimed {
+		t.Fatal("keys must be scoped")
+	}
+	// An aborted claim can be taken again; a completed one cannot be aborted.
+	mustNil(t, s.AbortIdempotent(ctx, "other", "k1"))
+	_, claimed, _ = s.BeginIdempotent(ctx, "other", "k1", "h")
+	if !claimed {
+		t.Fatal("an aborted key must be claimable again")
+	}
+	mustNil(t, s.AbortIdempotent(ctx, "tok", "k1"))
+	prior, _, _ = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	if prior == nil || prior.Status != 201 {
+		t.Fatal("abort must not drop a completed record")
+	}
+	mustNil(t, s.PurgeIdempotent(ctx, time.Now().Add(time.Hour)))
+	_, claimed, _ = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	if !claimed {
+		t.Fatal("purged key must be claimable")
+	}
+}
+
+func testIdempotencyRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 8
+	var wg sync.WaitGroup
+	claims := make(chan bool, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, claimed, err := s.BeginIdempotent(ctx, "tok", "same", "h")
+			if err != nil {
+				t.Errorf("Begin: %v", err)
+			}
+			claims <- claimed
+		}()
+	}
+	wg.Wait()
+	close(claims)
+	won := 0
+	for c := range claims {
+		if c {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent requests claimed the same key, want 1", won)
+	}
+}
