@@ -35,6 +35,8 @@ var (
 	ErrStale = errors.New("generation does not match")
 	// ErrUnavailable means the database cannot be reached right now; retrying later may work.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrBadPageToken means a list was given a page token the store did not issue.
+	ErrBadPageToken = errors.New("bad page token")
 )
 
 // Key addresses one object. Parent is the owning object's name for nested

@@ -122,7 +122,7 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]*store.Object, s
 			err = json.Unmarshal(raw, &tok)
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: page_token is not one this server issued", ErrBadPageToken)
+			return nil, "", fmt.Errorf("%w: page_token is not one this server issued", store.ErrBadPageToken)
 		}
 		cmp := ">"
 		if q.Desc {
@@ -166,8 +166,6 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]*store.Object, s
 	return out, next, nil
 }
 
-// ErrBadPageToken is returned for a page token the store cannot read.
-var ErrBadPageToken = errors.New("bad page token")
 
 // NextSequence implements store.Store.
 func (s *Store) NextSequence(ctx context.Context, scope string) (int64, error) {

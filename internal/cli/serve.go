@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+)
+
+type serveOptions struct {
+	listen, database, tlsCert, tlsKey, logFormat string
+	shutdownTimeout                              time.Duration
+}
+
+func newServe(version string) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server",
+		Long: "Run the API server. Pending database migrations are applied first.\n" +
+			"Set " + EnvAdminToken + " to make sure an admin token with that value exists (for bootstrapping).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return serve(ctx, version, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.listen, "listen", envOr(EnvListen, defaultListen), "address to listen on (env "+EnvListen+")")
+	databaseFlag(cmd, &o.database)
+	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
+	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	return cmd
+}
+
+func newLogger(format string, w *os.File) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+func serve(ctx context.Context, version string, o serveOptions) error {
+	log, err := newLogger(o.logFormat, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: set both or neither")
+	}
+	st, err := sqlstore.Open(ctx, o.database, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if secret := os.Getenv(EnvAdminToken); secret != "" {
+		if err := server.EnsureToken(ctx, st, secret, api.RoleAdmin, "bootstrap ("+EnvAdminToken+")"); err != nil {
+			return fmt.Errorf("%s: %w", EnvAdminToken, err)
+		}
+	}
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go purgeIdempotency(ctx, st, log)
+
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	log.Info("mlopsd serving", "version", version, "url", scheme+"://"+ln.Addr().String(), "database", st.Dialect())
+	errc := make(chan error, 1)
+	go func() {
+		if o.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// purgeIdempotency drops idempotency records after a day: retries come within minutes.
+func purgeIdempotency(ctx context.Context, st *sqlstore.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := st.PurgeIdempotent(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("purging idempotency records", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

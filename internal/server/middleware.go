@@ -1,0 +1,217 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+// writeProblem writes an RFC 9457 problem outside Huma (middleware paths).
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(api.Problem{Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// recorder captures what a handler writes, for metrics, logs and idempotent replays.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   *bytes.Buffer // nil unless the body is kept
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.body != nil {
+		r.body.Write(b)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func wrap(w http.ResponseWriter) *recorder {
+	if rec, ok := w.(*recorder); ok {
+		return rec
+	}
+	return &recorder{ResponseWriter: w}
+}
+
+// recoverer turns a panic into a 500 problem; the server keeps serving.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				writeProblem(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests logs one line per request; headers (and so tokens) are never logged.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := wrap(w)
+		next.ServeHTTP(rec, r)
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mlopsd_http_requests_total", Help: "HTTP requests by method, route and status code.",
+		}, []string{"method", "route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mlopsd_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+func (m *metrics) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := wrap(w)
+		next.ServeHTTP(rec, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
+		m.latency.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// replayHeaders are the response headers an idempotent replay repeats.
+var replayHeaders = []string{"Content-Type", "ETag", "Location"}
+
+// idempotency makes a POST carrying an Idempotency-Key safe to retry: the
+// first response is recorded and replayed for every retry with the same key
+// and token, so a retried create never makes a duplicate.
+func (s *Server) idempotency(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if r.Method != http.MethodPost || key == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(key) > 255 {
+			writeProblem(w, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+				return
+			}
+			writeProblem(w, http.StatusBadRequest, "could not read the request body")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		// Keys are scoped to the caller's credentials, so one caller cannot replay another's response.
+		scope := HashToken(r.Header.Get("Authorization"))
+		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
+		reqHash := hex.EncodeToString(sum[:])
+
+		ctx := r.Context()
+		prior, claimed, err := s.store.BeginIdempotent(ctx, scope, key, reqHash)
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				w.Header().Set("Retry-After", "2")
+				writeProblem(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly")
+				return
+			}
+			s.log.ErrorContext(ctx, "idempotency lookup failed", "err", err)
+			writeProblem(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		if !claimed {
+			switch {
+			case prior.RequestHash != reqHash:
+				writeProblem(w, http.StatusUnprocessableEntity, "this Idempotency-Key was already used for a different request; use a new key for each distinct request")
+			case prior.Status == 0:
+				w.Header().Set("Retry-After", "1")
+				writeProblem(w, http.StatusConflict, "a request with this Idempotency-Key is still in progress; retry shortly")
+			default:
+				var h http.Header
+				_ = json.Unmarshal(prior.Header, &h)
+				for _, name := range replayHeaders {
+					if v := h.Get(name); v != "" {
+						w.Header().Set(name, v)
+					}
+				}
+				w.Header().Set("Idempotent-Replayed", "true")
+				w.WriteHeader(prior.Status)
+				_, _ = w.Write(prior.Body)
+			}
+			return
+		}
+
+		rec := &recorder{ResponseWriter: w, body: &bytes.Buffer{}}
+		completed := false
+		defer func() {
+			// A panic or a server-side failure releases the key so a retry runs again.
+			if !completed {
+				_ = s.store.AbortIdempotent(context.WithoutCancel(ctx), scope, key)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 || rec.status >= 500 || rec.status == http.StatusTooManyRequests {
+			return
+		}
+		h := http.Header{}
+		for _, name := range replayHeaders {
+			if v := rec.Header().Get(name); v != "" {
+				h.Set(name, v)
+			}
+		}
+		hdr, _ := json.Marshal(h)
+		if err := s.store.CompleteIdempotent(context.WithoutCancel(ctx), scope, key, &store.IdempotentResponse{
+			RequestHash: reqHash, Status: rec.status, Header: hdr, Body: rec.body.Bytes(),
+		}); err != nil {
+			s.log.WarnContext(ctx, "could not record idempotent response", "err", err)
+			return
+		}
+		completed = true
+	})
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+func modelKey(project, name string) store.Key {
+	return store.Key{Kind: store.KindModel, Project: project, Name: name}
+}
+
+// fillModel completes a stored model with its latest version and aliases.
+func (s *Server) fillModel(ctx context.Context, st store.Store, m *api.Model, o *store.Object) error {
+	m.Meta = meta(o)
+	latest, _, err := st.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: m.Project, Parent: m.Name, Desc: true, Limit: 1})
+	if err != nil {
+		return err
+	}
+	m.LatestVersion = 0
+	if len(latest) > 0 {
+		m.LatestVersion = latest[0].Ordinal
+	}
+	aliases, err := listAliases(ctx, st, m.Project, m.Name)
+	if err != nil {
+		return err
+	}
+	m.Aliases = nil
+	for _, a := range aliases {
+		if m.Aliases == nil {
+			m.Aliases = map[string]int64{}
+		}
+		m.Aliases[a.Alias] = a.Version
+	}
+	return nil
+}
+
+type DeleteModelInput struct {
+	NamePath
+	IfMatch
+	Force bool `query:"force" doc:"Also delete the model's versions and aliases."`
+}
+
+func (s *Server) registerModels() {
+	tags := []string{"models"}
+	base := "/v1/projects/{project}/models"
+	register(s, accessRead, huma.Operation{
+		OperationID: "list-models", Method: http.MethodGet, Path: base, Tags: tags, Summary: "List models",
+	}, func(ctx context.Context, in *struct {
+		ProjectPath
+		Paging
+	}) (*ListBody[api.Model], error) {
+		if err := s.requireProject(ctx, in.Project); err != nil {
+			return nil, err
+		}
+		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindModel, Project: in.Project}, in.Paging, func(v *api.Model, o *store.Object) error {
+			return s.fillModel(ctx, s.store, v, o)
+		})
+		if err != nil {
+			return nil, s.listError(ctx, err)
+		}
+		return &ListBody[api.Model]{Body: *page}, nil
+	})
+
+	register(s, accessWrite, huma.Operation{
+		OperationID: "create-model", Method: http.MethodPost, Path: base, Tags: tags, DefaultStatus: http.StatusCreated,
+		Summary: "Register a model",
+	}, func(ctx context.Context, in *struct {
+		ProjectPath
+		Body api.CreateModelRequest
+	}) (*Body[api.Model], error) {
+		if err := checkName("name", in.Body.Name); err != nil {
+			return nil, err
+		}
+		if fe := in.Body.ModelSpec.Validate(); fe != nil {
+			return nil, badRequest(fe)
+		}
+		if err := s.requireProject(ctx, in.Project); err != nil {
+			return nil, err
+		}
+		m := api.Model{Project: in.Project, Name: in.Body.Name, ModelSpec: in.Body.ModelSpec}
+		k := modelKey(in.Project, m.Name)
+		o := &store.Object{Key: k, Data: encode(m)}
+		err := s.store.InTx(ctx, func(tx store.Store) error {
+			if err := tx.Create(ctx, o); err != nil {
+				return err
+			}
+			// A model of the same name deleted earlier starts its versions at 1 again.
+			return tx.ResetSequence(ctx, versionScope(m.Project, m.Name))
+		})
+		if err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		m.Meta = meta(o)
+		return withETag(m, o.Generation), nil
+	})
+
+	register(s, accessRead, huma.Operation{
+		OperationID: "get-model", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a model",
+	}, func(ctx context.Context, in *NamePath) (*Body[api.Model], error) {
+		k := modelKey(in.Project, in.Name)
+		m, o, err := load[api.Model](ctx, s.store, k)
+		if err == nil {
+			err = s.fillModel(ctx, s.store, &m, o)
+		}
+		if err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		return withETag(m, o.Generation), nil
+	})
+
+	register(s, accessWrite, huma.Operation{
+		OperationID: "update-model", Method: http.MethodPut, Path: base + "/{name}", Tags: tags, Summary: "Update a model",
+		Description: "Changing gates does not move existing aliases; they apply to the next alias change.",
+	}, func(ctx context.Context, in *struct {
+		NamePath
+		IfMatch
+		Body api.ModelSpec
+	}) (*Body[api.Model], error) {
+		gen, err := parseIfMatch(in.IfMatch.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		if fe := in.Body.Validate(); fe != nil {
+			return nil, badRequest(fe)
+		}
+		k := modelKey(in.Project, in.Name)
+		m := api.Model{Project: in.Project, Name: in.Name, ModelSpec: in.Body}
+		o := &store.Object{Key: k, Data: encode(m)}
+		if err := s.store.Update(ctx, o, gen); err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		if err := s.fillModel(ctx, s.store, &m, o); err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		return withETag(m, o.Generation), nil
+	})
+
+	register(s, accessWrite, huma.Operation{
+		OperationID: "delete-model", Method: http.MethodDelete, Path: base + "/{name}", Tags: tags,
+		Summary: "Delete a model", Description: "A model that has versions is kept unless force=true, which deletes its versions and aliases too.",
+		DefaultStatus: http.StatusNoContent,
+	}, func(ctx context.Context, in *DeleteModelInput) (*Empty, error) {
+		gen, err := parseIfMatch(in.IfMatch.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		k := modelKey(in.Project, in.Name)
+		err = s.store.InTx(ctx, func(tx store.Store) error {
+			if _, err := tx.Get(ctx, k); err != nil {
+				return err
+			}
+			versions, _, err := tx.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: in.Project, Parent: in.Name, Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(versions) > 0 && !in.Force {
+				return huma.Error409Conflict(fmt.Sprintf("model %q still has versions; delete them first or pass force=true to delete them with the model", in.Name))
+			}
+			if err := tx.Delete(ctx, k, gen); err != nil {
+				return err
+			}
+			if err := tx.DeleteChildren(ctx, store.KindModelAlias, in.Project, in.Name); err != nil {
+				return err
+			}
+			return tx.DeleteChildren(ctx, store.KindModelVersion, in.Project, in.Name)
+		})
+		if err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		return &Empty{}, nil
+	})
+}
+
+func versionScope(project, model string) string { return "model_version/" + project + "/" + model }
+
+func versionKey(project, model string, version int64) store.Key {
+	return store.Key{Kind: store.KindModelVersion, Project: project, Parent: model, Name: strconv.FormatInt(version, 10)}
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/schedule"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+func scheduleKey(project, name string) store.Key {
+	return store.Key{Kind: store.KindSchedule, Project: project, Name: name}
+}
+
+// Schedule defaults, filled by the server so that what is stored is explicit.
+const (
+	defaultTimezone          = "UTC"
+	defaultConcurrencyPolicy = "forbid"
+)
+
+// prepareSchedule validates a spec, applies defaults and checks the pipeline exists.
+func (s *Server) prepareSchedule(ctx context.Context, project string, spec *api.ScheduleSpec) error {
+	if spec.Timezone == "" {
+		spec.Timezone = defaultTimezone
+	}
+	if spec.ConcurrencyPolicy == "" {
+		spec.ConcurrencyPolicy = defaultConcurrencyPolicy
+	}
+	if fe := spec.Validate(); fe != nil {
+		return badRequest(fe)
+	}
+	if _, err := s.store.Get(ctx, pipelineKey(project, spec.Pipeline)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fieldError("pipeline", "pipeline %q is not in project %q; create it first", spec.Pipeline, project)
+		}
+		return s.storeError(ctx, pipelineKey(project, spec.Pipeline), err)
+	}
+	return nil
+}
+
+// fillSchedule completes a stored schedule with its next firing.
+func (s *Server) fillSchedule(sc *api.Schedule, o *store.Object) {
+	sc.Meta = meta(o)
+	sc.NextRunAt = nil
+	timing, err := schedule.Parse(sc.ScheduleSpec)
+	if err != nil {
+		return
+	}
+	if next, ok := timing.Next(s.now(), o.CreatedAt); ok {
+		sc.NextRunAt = &next
+	}
+}
+
+func (s *Server) registerSchedules() {
+	tags := []string{"schedules"}
+	base := "/v1/projects/{project}/schedules"
+	register(s, accessRead, huma.Operation{
+		OperationID: "list-schedules", Method: http.MethodGet, Path: base, Tags: tags, Summary: "List retraining schedules",
+	}, func(ctx context.Context, in *struct {
+		ProjectPath
+		Paging
+	}) (*ListBody[api.Schedule], error) {
+		if err := s.requireProject(ctx, in.Project); err != nil {
+			return nil, err
+		}
+		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindSchedule, Project: in.Project}, in.Paging, func(v *api.Schedule, o *store.Object) error {
+			s.fillSchedule(v, o)
+			return nil
+		})
+		if err != nil {
+			return nil, s.listError(ctx, err)
+		}
+		return &ListBody[api.Schedule]{Body: *page}, nil
+	})
+
+	register(s, accessWrite, huma.Operation{
+		OperationID: "create-schedule", Method: http.MethodPost, Path: base, Tags: tags, DefaultStatus: http.StatusCreated,
+		Summary: "Create a retraining schedule", Description: "Fires the pipeline on a five-field cron in a time zone, or every interval.",
+	}, func(ctx context.Context, in *struct {
+		ProjectPath
+		Body api.CreateScheduleRequest
+	}) (*Body[api.Schedule], error) {
+		if err := checkName("name", in.Body.Name); err != nil {
+			return nil, err
+		}
+		if err := s.requireProject(ctx, in.Project); err != nil {
+			return nil, err
+		}
+		spec := in.Body.ScheduleSpec
+		if err := s.prepareSchedule(ctx, in.Project, &spec); err != nil {
+			return nil, err
+		}
+		sc := api.Schedule{Project: in.Project, Name: in.Body.Name, ScheduleSpec: spec}
+		k := scheduleKey(in.Project, sc.Name)
+		o := &store.Object{Key: k, Data: encode(sc)}
+		if err := s.store.Create(ctx, o); err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		s.fillSchedule(&sc, o)
+		return withETag(sc, o.Generation), nil
+	})
+
+	register(s, accessRead, huma.Operation{
+		OperationID: "get-schedule", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a retraining schedule",
+	}, func(ctx context.Context, in *NamePath) (*Body[api.Schedule], error) {
+		k := scheduleKey(in.Project, in.Name)
+		sc, o, err := load[api.Schedule](ctx, s.store, k)
+		if err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		s.fillSchedule(&sc, o)
+		return withETag(sc, o.Generation), nil
+	})
+
+	register(s, accessWrite, huma.Operation{
+		OperationID: "update-schedule", Method: http.MethodPut, Path: base + "/{name}", Tags: tags, Summary: "Update a retraining schedule",
+	}, func(ctx context.Context, in *struct {
+		NamePath
+		IfMatch
+		Body api.ScheduleSpec
+	}) (*Body[api.Schedule], error) {
+		gen, err := parseIfMatch(in.IfMatch.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		spec := in.Body
+		if err := s.prepareSchedule(ctx, in.Project, &spec); err != nil {
+			return nil, err
+		}
+		sc := api.Schedule{Project: in.Project, Name: in.Name, ScheduleSpec: spec}
+		k := scheduleKey(in.Project, in.Name)
+		o := &store.Object{Key: k, Data: encode(sc)}
+		if err := s.store.Update(ctx, o, gen); err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		s.fillSchedule(&sc, o)
+		return withETag(sc, o.Generation), nil
+	})
+
+	register(s, accessWrite, huma.Operation{
+		OperationID: "delete-schedule", Method: http.MethodDelete, Path: base + "/{name}", Tags: tags,
+		Summary: "Delete a retraining schedule", DefaultStatus: http.StatusNoContent,
+	}, func(ctx context.Context, in *struct {
+		NamePath
+		IfMatch
+	}) (*Empty, error) {
+		gen, err := parseIfMatch(in.IfMatch.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		k := scheduleKey(in.Project, in.Name)
+		if err := s.store.Delete(ctx, k, gen); err != nil {
+			return nil, s.storeError(ctx, k, err)
+		}
+		return &Empty{}, nil
+	})
+}

@@ -1,0 +1,187 @@
+// Package server is mlopsd's HTTP API: Huma operations on a chi router, with
+// authentication, idempotency, metrics and the handlers of each kind.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+)
+
+// MaxBodyBytes bounds every request body; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// Config is what a Server needs.
+type Config struct {
+	Store   store.Store
+	Logger  *slog.Logger
+	Version string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Registry receives the server's Prometheus metrics; nil means a new one.
+	Registry *prometheus.Registry
+}
+
+// Server serves the /v1 API.
+type Server struct {
+	store   store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	router  chi.Router
+	api     huma.API
+	metrics *metrics
+}
+
+func init() {
+	// Huma reports schema violations as 422; this API keeps 422 for refusals
+	// of well-formed requests (a gate that fails) and answers bad input with 400.
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		if status == http.StatusUnprocessableEntity {
+			status = http.StatusBadRequest
+		}
+		details := make([]*huma.ErrorDetail, 0, len(errs))
+		for _, e := range errs {
+			if e == nil {
+				continue
+			}
+			if d, ok := e.(huma.ErrorDetailer); ok {
+				details = append(details, d.ErrorDetail())
+			} else {
+				details = append(details, &huma.ErrorDetail{Message: e.Error()})
+			}
+		}
+		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: msg, Errors: details}
+	}
+}
+
+// New builds a server and makes sure the default project exists.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: a store is required")
+	}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg)
+
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.metrics.middleware, s.logRequests, s.idempotency)
+	hc := huma.DefaultConfig("mlopsd", cfg.Version)
+	hc.CreateHooks = nil // no $schema links in bodies: clients round-trip them
+	hc.DocsPath = ""
+	hc.OpenAPIPath = "/openapi"
+	hc.Info.Description = "Declarative MLOps control plane: projects, datasets, pipelines, models, versions, aliases and retraining schedules."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer"},
+	}
+	hc.Security = []map[string][]string{{"bearer": {}}}
+	hc.FieldsOptionalByDefault = true
+	s.api = humachi.New(r, hc)
+	s.api.UseMiddleware(s.authorize)
+	s.router = r
+
+	s.registerHealth(reg)
+	s.registerProjects()
+	s.registerDatasets()
+	s.registerPipelines()
+	s.registerModels()
+	s.registerModelVersions()
+	s.registerModelAliases()
+	s.registerSchedules()
+	s.registerTokens()
+
+	if err := s.ensureDefaultProject(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// OpenAPI returns the API's OpenAPI 3.1 document.
+func (s *Server) OpenAPI() ([]byte, error) {
+	return json.MarshalIndent(s.api.OpenAPI(), "", "  ")
+}
+
+func (s *Server) ensureDefaultProject(ctx context.Context) error {
+	p := api.Project{Name: api.DefaultProject, Description: "Created by mlopsd at first start."}
+	data, _ := json.Marshal(p)
+	err := s.store.Create(ctx, &store.Object{Key: store.Key{Kind: store.KindProject, Name: p.Name}, Data: data})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("create default project: %w", err)
+	}
+	return nil
+}
+
+// access says who may call an operation; every operation declares one.
+type access string
+
+const (
+	accessPublic access = "public"
+	// accessAuthenticated: any valid token (results are filtered by its scope).
+	accessAuthenticated access = "authenticated"
+	accessRead          access = "read"
+	accessWrite         access = "write"
+	// accessProjectAdmin: creating, changing or deleting projects themselves.
+	accessProjectAdmin access = "project-admin"
+	accessAdmin        access = "admin"
+)
+
+// op registers an operation with its access rule; an operation without a rule cannot be registered.
+func register[I, O any](s *Server, a access, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
+	if a == "" {
+		panic("operation " + op.OperationID + " has no access rule")
+	}
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata["access"] = a
+	if a == accessPublic {
+		op.Security = []map[string][]string{}
+	}
+	op.MaxBodyBytes = MaxBodyBytes
+	huma.Register(s.api, op, handler)
+}
+
+// Routes lists every registered operation with its access rule, for the authorization tests.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for path, item := range s.api.OpenAPI().Paths {
+		for method, op := range map[string]*huma.Operation{
+			http.MethodGet: item.Get, http.MethodPost: item.Post, http.MethodPut: item.Put, http.MethodDelete: item.Delete,
+		} {
+			if op == nil {
+				continue
+			}
+			a, _ := op.Metadata["access"].(access)
+			out = append(out, Route{Method: method, Path: path, Access: string(a), OperationID: op.OperationID})
+		}
+	}
+	return out
+}
+
+// Route describes one operation.
+type Route struct {
+	Method, Path, Access, OperationID string
+}
