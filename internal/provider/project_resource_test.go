@@ -31,7 +31,7 @@ resource "mlops_project" "test" {
 func TestAccProjectResource(t *testing.T) {
 	srv := acctest.StartServer(t)
 	ctx := context.Background()
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -59,6 +59,13 @@ func TestAccProjectResource(t *testing.T) {
 				ResourceName:      "mlops_project.test",
 				ImportState:       true,
 				ImportStateVerify: true,
+			},
+			{
+				// Config-driven import (an import {} block), as Terraform >= 1.5 and OpenTofu do it.
+				Config:          srv.Config(projectConfig("churn", "Churn models")),
+				ResourceName:    "mlops_project.test",
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
 			},
 			{
 				Config: srv.Config(projectConfig("churn", "Churn prediction")),
@@ -110,7 +117,7 @@ func TestAccProjectResource(t *testing.T) {
 
 func TestAccProjectResource_invalidName(t *testing.T) {
 	srv := acctest.StartServer(t)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.Config(projectConfig("Not_Valid!", "")),
@@ -122,7 +129,7 @@ func TestAccProjectResource_invalidName(t *testing.T) {
 
 func TestAccProvider_wrongToken(t *testing.T) {
 	srv := acctest.StartServer(t)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.ProviderBlockWithToken("mlops_wrong") + projectConfig("p1", ""),
@@ -133,7 +140,7 @@ func TestAccProvider_wrongToken(t *testing.T) {
 
 func TestAccProjectDataSource(t *testing.T) {
 	srv := acctest.StartServer(t)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: srv.Config(projectConfig("reading", "For reading") + `
