@@ -136,6 +136,9 @@ func (p *MlopsProvider) Configure(ctx context.Context, req provider.ConfigureReq
 func (p *MlopsProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewProjectResource,
+		// datasets and pipelines
+		// models, versions and aliases
+		// schedules
 	}
 }
 
@@ -143,6 +146,8 @@ func (p *MlopsProvider) Resources(context.Context) []func() resource.Resource {
 func (p *MlopsProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewProjectDataSource,
+		// datasets and pipelines
+		// models, versions and aliases
 	}
 }
 
