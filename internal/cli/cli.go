@@ -14,6 +14,7 @@ const (
 	EnvListen     = "MLOPSD_LISTEN"
 	EnvDatabase   = "MLOPSD_DATABASE"
 	EnvAdminToken = "MLOPSD_ADMIN_TOKEN"
+	EnvDataRoots  = "MLOPSD_DATA_ROOTS"
 )
 
 const (

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 type serveOptions struct {
 	listen, database, tlsCert, tlsKey, logFormat string
+	dataRoots                                    []string
 	shutdownTimeout                              time.Duration
 }
 
@@ -40,6 +42,8 @@ func newServe(version string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.listen, "listen", envOr(EnvListen, defaultListen), "address to listen on (env "+EnvListen+")")
 	databaseFlag(cmd, &o.database)
+	cmd.Flags().StringSliceVar(&o.dataRoots, "data-root", dataRootsDefault(),
+		"directory whose files datasets may point at (repeatable; env "+EnvDataRoots+", "+string(os.PathListSeparator)+"-separated; default: the working directory)")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -75,7 +79,7 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 			return fmt.Errorf("%s: %w", EnvAdminToken, err)
 		}
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version})
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots})
 	if err != nil {
 		return err
 	}
@@ -134,4 +138,14 @@ func purgeIdempotency(ctx context.Context, st *sqlstore.Store, log *slog.Logger)
 		case <-t.C:
 		}
 	}
+}
+
+func dataRootsDefault() []string {
+	if v := os.Getenv(EnvDataRoots); v != "" {
+		return filepath.SplitList(v)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		return []string{wd}
+	}
+	return nil
 }

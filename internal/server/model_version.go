@@ -225,4 +225,3 @@ func stripComputed(v api.ModelVersion) api.ModelVersion {
 	v.GateResults, v.Aliases, v.Meta = nil, nil, api.Meta{}
 	return v
 }
-

@@ -21,7 +21,9 @@ func revisionKey(project, pipeline string, rev int64) store.Key {
 	return store.Key{Kind: store.KindPipelineRevision, Project: project, Parent: pipeline, Name: strconv.FormatInt(rev, 10)}
 }
 
-func revisionScope(project, pipeline string) string { return "pipeline_revision/" + project + "/" + pipeline }
+func revisionScope(project, pipeline string) string {
+	return "pipeline_revision/" + project + "/" + pipeline
+}
 
 // runnable is the part of a pipeline spec a revision freezes; description and labels are not part of it.
 func runnable(spec api.PipelineSpec) api.PipelineSpec {

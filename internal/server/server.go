@@ -32,6 +32,10 @@ type Config struct {
 	Now func() time.Time
 	// Registry receives the server's Prometheus metrics; nil means a new one.
 	Registry *prometheus.Registry
+	// DataRoots are the directories whose files datasets may point at. The
+	// server reads and profiles those files, and profiles show values, so
+	// anything outside them (say /etc) is refused. Empty means none.
+	DataRoots []string
 }
 
 // Server serves the /v1 API.
@@ -42,6 +46,7 @@ type Server struct {
 	router  chi.Router
 	api     huma.API
 	metrics *metrics
+	roots   []string
 }
 
 func init() {
@@ -72,6 +77,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	for _, root := range cfg.DataRoots {
+		resolved, err := resolvePath(root)
+		if err != nil {
+			return nil, fmt.Errorf("data root %s: %w", root, err)
+		}
+		s.roots = append(s.roots, resolved)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

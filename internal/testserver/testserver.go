@@ -40,7 +40,7 @@ func Start(t testing.TB) *Instance {
 	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test"})
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", DataRoots: []string{os.TempDir()}})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
