@@ -166,8 +166,8 @@ type Model struct {
 	Project string `json:"project" readOnly:"true"`
 	Name    string `json:"name" required:"true"`
 	ModelSpec
-	LatestVersion int64             `json:"latest_version" readOnly:"true" doc:"0 while the model has no version."`
-	Aliases       map[string]int64  `json:"aliases,omitempty" readOnly:"true" doc:"Alias name to version."`
+	LatestVersion int64            `json:"latest_version" readOnly:"true" doc:"0 while the model has no version."`
+	Aliases       map[string]int64 `json:"aliases,omitempty" readOnly:"true" doc:"Alias name to version."`
 	Meta
 }
 

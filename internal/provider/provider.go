@@ -137,8 +137,11 @@ func (p *MlopsProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewProjectResource,
 		// datasets and pipelines
+		NewDatasetResource, NewPipelineResource,
 		// models, versions and aliases
+		NewModelResource, NewModelVersionResource, NewModelAliasResource,
 		// schedules
+		NewRetrainingScheduleResource,
 	}
 }
 
@@ -147,7 +150,9 @@ func (p *MlopsProvider) DataSources(context.Context) []func() datasource.DataSou
 	return []func() datasource.DataSource{
 		NewProjectDataSource,
 		// datasets and pipelines
+		NewDatasetDataSource, NewPipelineDataSource,
 		// models, versions and aliases
+		NewModelDataSource, NewModelVersionDataSource,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
@@ -34,7 +35,7 @@ func (s *Store) Get(ctx context.Context, k store.Key) (*store.Object, error) {
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, o *store.Object) error {
-	now := s.now().UTC().Truncate(1000)
+	now := s.now().UTC().Truncate(time.Microsecond)
 	_, err := s.exec(ctx, `INSERT INTO objects (`+objectColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
 		string(o.Kind), o.Project, o.Parent, o.Name, o.Ordinal, o.Data, micros(now), micros(now))
 	if err != nil {
@@ -46,7 +47,7 @@ func (s *Store) Create(ctx context.Context, o *store.Object) error {
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, o *store.Object, ifGeneration int64) error {
-	now := s.now().UTC().Truncate(1000)
+	now := s.now().UTC().Truncate(time.Microsecond)
 	q := `UPDATE objects SET data = ?, ordinal = ?, generation = generation + 1, updated_at = ?
 		WHERE kind = ? AND project = ? AND parent = ? AND name = ?`
 	args := []any{o.Data, o.Ordinal, micros(now), string(o.Kind), o.Project, o.Parent, o.Name}
@@ -165,7 +166,6 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]*store.Object, s
 	}
 	return out, next, nil
 }
-
 
 // NextSequence implements store.Store.
 func (s *Store) NextSequence(ctx context.Context, scope string) (int64, error) {
