@@ -119,7 +119,7 @@ func parseEndpoint(raw string) (string, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", fmt.Errorf("mlops client: endpoint is not a valid URL: %v", err)
+		return "", fmt.Errorf("mlops client: endpoint is not a valid URL: %w", err)
 	}
 	if u.User != nil {
 		return "", errors.New("mlops client: endpoint must not contain credentials; set the token instead")

@@ -110,7 +110,7 @@ func scanRowGroup(ctx context.Context, rg parquet.RowGroup, buf []parquet.Row, l
 				}
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -71,26 +73,49 @@ func addAPIError(diags *diag.Diagnostics, action string, err error) {
 	}
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
-		if f := apiErr.Field(); f != "" && !strings.ContainsAny(f, "[]") {
-			diags.AddAttributeError(path.Root(f), summary, detail)
+		if f := apiErr.Field(); f != "" && !strings.Contains(f, " ") {
+			diags.AddAttributeError(fieldPath(f), summary, detail)
 			return
 		}
 	}
 	diags.AddError(summary, detail)
 }
 
-// projectAttribute is the optional project every resource has: it defaults
-// to the provider's project and changing it replaces the resource.
-func projectAttribute(data **providerData) schema.StringAttribute {
+// projectAttribute is the optional project every resource has; changing it
+// replaces the resource. The provider's default is filled in by
+// planDefaultProject from each resource's ModifyPlan: a plan modifier cannot,
+// because the framework takes schemas from instances it never configures.
+func projectAttribute() schema.StringAttribute {
 	return schema.StringAttribute{
 		MarkdownDescription: "Project the object belongs to. Defaults to the provider's `project`. Changing it replaces the object.",
 		Optional:            true,
 		Computed:            true,
 		Validators:          []validatorString{nameValidator()},
 		PlanModifiers: []planmodifier.String{
-			defaultProjectModifier{data: data},
+			stringplanmodifier.UseStateForUnknown(),
 			stringplanmodifier.RequiresReplace(),
 		},
+	}
+}
+
+// planDefaultProject fills an unset project from the provider, and replaces
+// the object when the provider's project is no longer the one it lives in.
+func planDefaultProject(ctx context.Context, data *providerData, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || data == nil {
+		return // destroy, or the provider is not configured yet
+	}
+	var configured, prior types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("project"), &configured)...)
+	if resp.Diagnostics.HasError() || !configured.IsNull() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("project"), data.project)...)
+	if req.State.Raw.IsNull() {
+		return
+	}
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("project"), &prior)...)
+	if prior.ValueString() != data.project {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("project"))
 	}
 }
 
@@ -101,24 +126,6 @@ func idAttribute(format string) schema.StringAttribute {
 		Computed:            true,
 		PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 	}
-}
-
-// defaultProjectModifier fills an unset project from the provider, so plans show the real value.
-type defaultProjectModifier struct{ data **providerData }
-
-func (m defaultProjectModifier) Description(context.Context) string {
-	return "Defaults to the provider's project."
-}
-
-func (m defaultProjectModifier) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-
-func (m defaultProjectModifier) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
-	if !req.ConfigValue.IsNull() || *m.data == nil {
-		return
-	}
-	resp.PlanValue = types.StringValue((*m.data).project)
 }
 
 // splitID parses an import ID of n slash-separated parts; a missing project
@@ -200,4 +207,83 @@ func optionalString(s string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(s)
+}
+
+// fieldPath turns an API field such as steps[1].env.HOME into an attribute path.
+// Segments after a map attribute are the map's key.
+func fieldPath(field string) path.Path {
+	var p path.Path
+	rest := field
+	for i := 0; rest != ""; i++ {
+		seg, after, _ := strings.Cut(rest, ".")
+		name, idx, hasIdx := parseFieldSegment(seg)
+		if i == 0 {
+			p = path.Root(name)
+		} else {
+			p = p.AtName(name)
+		}
+		if hasIdx {
+			p = p.AtListIndex(idx)
+		}
+		rest = after
+		if rest != "" && !hasIdx && mapAttributes[name] {
+			return p.AtMapKey(rest)
+		}
+	}
+	return p
+}
+
+// mapAttributes are the attributes whose API field paths continue with a map key.
+var mapAttributes = map[string]bool{"labels": true, "parameters": true, "env": true}
+
+func parseFieldSegment(seg string) (name string, idx int, ok bool) {
+	name, rest, found := strings.Cut(seg, "[")
+	if !found {
+		return seg, 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+	if err != nil {
+		return seg, 0, false
+	}
+	return name, n, true
+}
+
+// isEmpty says whether v is known, not null and empty ("", {} or []).
+func isEmpty(v attr.Value) bool {
+	if v == nil || v.IsNull() || v.IsUnknown() {
+		return false
+	}
+	switch v := v.(type) {
+	case types.String:
+		return v.ValueString() == ""
+	case types.Map:
+		return len(v.Elements()) == 0
+	case types.List:
+		return len(v.Elements()) == 0
+	}
+	return false
+}
+
+// keepEmptyString is optionalString, except that "" stays "" when keep is set.
+func keepEmptyString(s string, keep bool) types.String {
+	if s == "" && keep {
+		return types.StringValue("")
+	}
+	return optionalString(s)
+}
+
+// keepEmptyMap is stringMapValue, except that an empty map stays {} when keep is set.
+func keepEmptyMap(m map[string]string, keep bool) types.Map {
+	if len(m) == 0 && keep {
+		return types.MapValueMust(types.StringType, map[string]attr.Value{})
+	}
+	return stringMapValue(m)
+}
+
+// keepEmptyList is stringListValue, except that an empty list stays [] when keep is set.
+func keepEmptyList(s []string, keep bool) types.List {
+	if len(s) == 0 && keep {
+		return types.ListValueMust(types.StringType, []attr.Value{})
+	}
+	return stringListValue(s)
 }

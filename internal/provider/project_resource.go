@@ -66,7 +66,8 @@ func (r *ProjectResource) Configure(_ context.Context, req resource.ConfigureReq
 func (m *ProjectResourceModel) fill(p *api.Project) {
 	m.ID = types.StringValue(p.Name)
 	m.Name = types.StringValue(p.Name)
-	m.Description = optionalString(p.Description)
+	// An explicit "" stays "", so it does not read back as null (which Terraform calls inconsistent).
+	m.Description = keepEmptyString(p.Description, isEmpty(m.Description))
 }
 
 func (r *ProjectResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

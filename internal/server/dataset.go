@@ -202,7 +202,7 @@ func (s *Server) registerDatasets() {
 // content: it checks the schema and the pinned digest, fills digest, row count
 // and size, and bumps the version when the content differs from prev's.
 func (s *Server) inspectDataset(ctx context.Context, d *api.Dataset, prev *api.Dataset) (*api.DatasetProfile, error) {
-	if fe := d.DatasetSpec.Validate(); fe != nil {
+	if fe := d.Validate(); fe != nil {
 		return nil, badRequest(fe)
 	}
 	d.Version, d.Digest, d.RowCount, d.SizeBytes, d.Profiled = 1, "", 0, 0, false
@@ -279,7 +279,7 @@ func (s *Server) allowedPath(p string) (string, error) {
 		return "", fmt.Errorf("%s does not exist on the server; give a path the server can read, or a remote URI", p)
 	}
 	if err != nil {
-		return "", fmt.Errorf("cannot resolve %s: %v", p, err)
+		return "", fmt.Errorf("cannot resolve %s: %w", p, err)
 	}
 	for _, root := range s.roots {
 		if resolved == root || strings.HasPrefix(resolved, root+string(filepath.Separator)) {

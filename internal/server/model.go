@@ -78,7 +78,7 @@ func (s *Server) registerModels() {
 		if err := checkName("name", in.Body.Name); err != nil {
 			return nil, err
 		}
-		if fe := in.Body.ModelSpec.Validate(); fe != nil {
+		if fe := in.Body.Validate(); fe != nil {
 			return nil, badRequest(fe)
 		}
 		if err := s.requireProject(ctx, in.Project); err != nil {

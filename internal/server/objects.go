@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-
-	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
@@ -129,15 +126,4 @@ func checkName(field, name string) error {
 		return badRequest(fe)
 	}
 	return nil
-}
-
-// parseNumber reads a version or revision number from the path.
-func parseNumber(param, raw string) (int64, error) {
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < 1 {
-		return 0, &huma.ErrorModel{Status: 400, Title: "Bad Request",
-			Detail: fmt.Sprintf("%s %q is not a positive number", param, raw),
-			Errors: []*huma.ErrorDetail{{Location: "path." + param, Message: "must be a positive whole number"}}}
-	}
-	return n, nil
 }

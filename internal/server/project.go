@@ -28,8 +28,11 @@ func (s *Server) registerProjects() {
 		if p.role != api.RoleAdmin && p.project != api.AllProjects {
 			// A token scoped to one project sees just that one.
 			proj, o, err := load[api.Project](ctx, s.store, projectKey(p.project))
-			if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
 				return &ListBody[api.Project]{Body: api.List[api.Project]{Items: []api.Project{}}}, nil
+			}
+			if err != nil {
+				return nil, s.storeError(ctx, projectKey(p.project), err)
 			}
 			proj.Meta = meta(o)
 			return &ListBody[api.Project]{Body: api.List[api.Project]{Items: []api.Project{proj}}}, nil

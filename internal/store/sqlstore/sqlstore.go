@@ -147,9 +147,9 @@ func (s *Store) wrap(err error) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
 	case s.dialect.isUnique(err):
-		return fmt.Errorf("%w: %v", store.ErrExists, err)
+		return fmt.Errorf("%w: %w", store.ErrExists, err)
 	case s.dialect.isUnavailable(err):
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
 }

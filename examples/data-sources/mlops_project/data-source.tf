@@ -1,0 +1,3 @@
+data "mlops_project" "churn" {
+  name = "churn"
+}

@@ -1,0 +1,1 @@
+terraform import mlops_project.churn churn

@@ -1,0 +1,4 @@
+resource "mlops_project" "churn" {
+  name        = "churn"
+  description = "Customer churn prediction"
+}

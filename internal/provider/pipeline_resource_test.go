@@ -1,0 +1,284 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/acctest"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
+)
+
+// pipelineConfig is a two-step pipeline; trainCommand is an HCL list.
+func pipelineConfig(name, description, trainCommand string) string {
+	return fmt.Sprintf(`
+resource "mlops_pipeline" "test" {
+  name        = %[1]q
+  description = %[2]q
+  parameters  = { epochs = "10" }
+  labels      = { team = "risk" }
+  steps = [
+    {
+      name    = "prepare"
+      command = ["python", "prepare.py"]
+      env     = { DATA_DIR = "/data" }
+    },
+    {
+      name       = "train"
+      command    = %[3]s
+      image      = "python:3.12"
+      depends_on = ["prepare"]
+      timeout    = "30m"
+      retries    = 2
+    },
+  ]
+}
+`, name, description, trainCommand)
+}
+
+// pipelineStepsConfig is a pipeline with the given steps (HCL objects).
+func pipelineStepsConfig(steps string) string {
+	return fmt.Sprintf(`
+resource "mlops_pipeline" "test" {
+  name  = "invalid"
+  steps = [%s]
+}
+`, steps)
+}
+
+func TestAccPipelineResource(t *testing.T) {
+	srv := acctest.StartServer(t)
+	ctx := context.Background()
+	const res = "mlops_pipeline.test"
+	const trainV1, trainV2 = `["python", "train.py"]`, `["python", "train.py", "--epochs", "20"]`
+
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			for _, name := range []string{"churn", "churn-v2"} {
+				if _, err := srv.Client.GetPipeline(ctx, "default", name); !errors.Is(err, client.ErrNotFound) {
+					return fmt.Errorf("pipeline %s still exists after destroy (err=%v)", name, err)
+				}
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: srv.Config(pipelineConfig("churn", "Trains the churn model", trainV1)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("id"), knownvalue.StringExact("default/churn")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("project"), knownvalue.StringExact("default")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("steps").AtSliceIndex(0), knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"name":       knownvalue.StringExact("prepare"),
+						"command":    knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("python"), knownvalue.StringExact("prepare.py")}),
+						"image":      knownvalue.Null(),
+						"env":        knownvalue.MapExact(map[string]knownvalue.Check{"DATA_DIR": knownvalue.StringExact("/data")}),
+						"depends_on": knownvalue.Null(),
+						"timeout":    knownvalue.Null(),
+						"retries":    knownvalue.Int64Exact(0),
+					})),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("steps").AtSliceIndex(1).AtMapKey("retries"), knownvalue.Int64Exact(2)),
+				},
+				Check: func(*terraform.State) error {
+					p, err := srv.Client.GetPipeline(ctx, "default", "churn")
+					if err != nil || p.Revision != 1 || len(p.Steps) != 2 || p.Steps[1].Timeout != "30m" || p.Steps[1].Retries != 2 ||
+						len(p.Steps[1].DependsOn) != 1 || p.Parameters["epochs"] != "10" {
+						return fmt.Errorf("server holds %+v, %v", p, err)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:      res,
+				ImportState:       true,
+				ImportStateVerify: true,
+			},
+			{
+				// Config-driven import (an import {} block), as Terraform >= 1.5 and OpenTofu do it.
+				Config:          srv.Config(pipelineConfig("churn", "Trains the churn model", trainV1)),
+				ResourceName:    res,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+			},
+			{
+				// A step's command changes: updated in place as a new revision.
+				Config: srv.Config(pipelineConfig("churn", "Trains the churn model", trainV2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue(res, tfjsonpath.New("revision")),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(2)),
+				},
+				Check: func(*terraform.State) error {
+					r, err := srv.Client.GetPipelineRevision(ctx, "default", "churn", 2)
+					if err != nil || len(r.Steps) != 2 || len(r.Steps[1].Command) != 4 {
+						return fmt.Errorf("revision 2 is %+v, %v", r, err)
+					}
+					return nil
+				},
+			},
+			{
+				// Only the description changes: no new revision, and the plan says so.
+				Config: srv.Config(pipelineConfig("churn", "Trains and evaluates the churn model", trainV2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(2)),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("description"), knownvalue.StringExact("Trains and evaluates the churn model")),
+				},
+			},
+			{
+				// Drift: someone edits a step outside Terraform; the plan repairs it.
+				PreConfig: func() {
+					p, err := srv.Client.GetPipeline(ctx, "default", "churn")
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.Steps[0].Command = []string{"python", "prepare.py", "--fast"}
+					if _, err := srv.Client.UpdatePipeline(ctx, "default", "churn", p.PipelineSpec, 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: srv.Config(pipelineConfig("churn", "Trains and evaluates the churn model", trainV2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					// 3 was the hand edit; restoring the steps makes 4.
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(4)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("steps").AtSliceIndex(0).AtMapKey("command"), knownvalue.ListSizeExact(2)),
+				},
+			},
+			{
+				// Deleted outside Terraform: planned for re-creation, not an error.
+				PreConfig: func() {
+					if err := srv.Client.DeletePipeline(ctx, "default", "churn", 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: srv.Config(pipelineConfig("churn", "Trains and evaluates the churn model", trainV2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
+				},
+			},
+			{
+				// Renaming replaces.
+				Config: srv.Config(pipelineConfig("churn-v2", "Trains and evaluates the churn model", trainV2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("id"), knownvalue.StringExact("default/churn-v2")),
+				},
+			},
+			{
+				Config:   srv.Config(pipelineConfig("churn-v2", "Trains and evaluates the churn model", trainV2)),
+				PlanOnly: true, // the second plan is empty
+			},
+		},
+	})
+}
+
+// Invalid DAGs and values fail at plan time, naming the step.
+func TestAccPipelineResource_invalid(t *testing.T) {
+	srv := acctest.StartServer(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: srv.Config(pipelineStepsConfig(`
+    { name = "a", command = ["a"], depends_on = ["c"] },
+    { name = "b", command = ["b"], depends_on = ["a"] },
+    { name = "c", command = ["c"], depends_on = ["b"] },`)),
+				ExpectError: regexp.MustCompile(`steps form a cycle: a -> c -> b -> a`),
+				PlanOnly:    true,
+			},
+			{
+				Config: srv.Config(pipelineStepsConfig(`
+    { name = "a", command = ["a"] },
+    { name = "b", command = ["b"], depends_on = ["a", "nope"] },`)),
+				ExpectError: regexp.MustCompile(`step "b" depends on unknown step "nope"`),
+				PlanOnly:    true,
+			},
+			{
+				Config: srv.Config(pipelineStepsConfig(`
+    { name = "a", command = ["a"] },
+    { name = "a", command = ["b"] },`)),
+				ExpectError: regexp.MustCompile(`step "a" is declared twice`),
+				PlanOnly:    true,
+			},
+			{
+				Config: srv.Config(pipelineStepsConfig(`
+    { name = "a", command = ["a"], timeout = "5x" },`)),
+				ExpectError: regexp.MustCompile(`"5x" is not a duration`),
+				PlanOnly:    true,
+			},
+			{
+				Config: srv.Config(pipelineStepsConfig(`
+    { name = "a", command = ["a"], retries = 11 },`)),
+				ExpectError: regexp.MustCompile(`(?s)retries.*between 0 and 10`),
+				PlanOnly:    true,
+			},
+			{
+				Config: srv.Config(pipelineStepsConfig(`
+    { name = "a", command = ["a"], env = { "BAD-NAME" = "x" } },`)),
+				ExpectError: regexp.MustCompile(`"BAD-NAME" is not a valid environment\s+variable name`),
+				PlanOnly:    true,
+			},
+		},
+	})
+}
+
+// Empty collections and strings written in the configuration stay as written.
+func TestAccPipelineResource_emptyValues(t *testing.T) {
+	srv := acctest.StartServer(t)
+	config := srv.Config(`
+resource "mlops_pipeline" "test" {
+  name        = "empty"
+  description = ""
+  parameters  = {}
+  labels      = {}
+  steps = [{
+    name       = "only"
+    command    = ["true"]
+    image      = ""
+    env        = {}
+    depends_on = []
+  }]
+}
+`)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("mlops_pipeline.test", tfjsonpath.New("parameters"), knownvalue.MapSizeExact(0)),
+					statecheck.ExpectKnownValue("mlops_pipeline.test", tfjsonpath.New("steps").AtSliceIndex(0).AtMapKey("depends_on"), knownvalue.ListSizeExact(0)),
+				},
+			},
+			{Config: config, PlanOnly: true},
+		},
+	})
+}
