@@ -119,6 +119,12 @@ type PipelineSpec struct {
 	Parameters  map[string]string `json:"parameters,omitempty" doc:"Parameter names and their defaults."`
 	Steps       []Step            `json:"steps" required:"true" minItems:"1"`
 	Labels      map[string]string `json:"labels,omitempty"`
+	// Datasets are the pipeline's inputs: steps see their URIs, and a registered
+	// version records the first one (name and version) as its lineage.
+	Datasets []string `json:"datasets,omitempty" doc:"Names of input datasets in the same project."`
+	// PromoteTo names an alias that a successful run's registered version moves
+	// to when it passes that alias's gates.
+	PromoteTo string `json:"promote_to,omitempty" doc:"Alias to move to a run's registered version when it passes the alias's gates."`
 }
 
 // Pipeline is a pipeline as the server reports it.
@@ -143,7 +149,80 @@ type PipelineRevision struct {
 	Revision   int64             `json:"revision"`
 	Parameters map[string]string `json:"parameters,omitempty"`
 	Steps      []Step            `json:"steps"`
+	Datasets   []string          `json:"datasets,omitempty"`
+	PromoteTo  string            `json:"promote_to,omitempty"`
 	CreatedAt  time.Time         `json:"created_at"`
+}
+
+// Run states.
+const (
+	RunQueued    = "queued"
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// RunFinished says whether a run state is final.
+func RunFinished(state string) bool {
+	return state == RunSucceeded || state == RunFailed || state == RunCancelled
+}
+
+// PipelineRun is one execution of a pipeline revision.
+type PipelineRun struct {
+	Project  string `json:"project"`
+	Pipeline string `json:"pipeline"`
+	// ID numbers the runs of a pipeline 1, 2, 3, ...
+	ID       int64 `json:"id"`
+	Revision int64 `json:"revision"`
+	// Trigger is manual, schedule:<name> or monitor:<name>.
+	Trigger    string            `json:"trigger"`
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// State is queued, running, succeeded, failed or cancelled.
+	State           string     `json:"state" enum:"queued,running,succeeded,failed,cancelled"`
+	Error           string     `json:"error,omitempty"`
+	Steps           []RunStep  `json:"steps"`
+	CancelRequested bool       `json:"cancel_requested,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	FinishedAt      *time.Time `json:"finished_at,omitempty"`
+	// Model and ModelVersion name the version the run registered, if any.
+	Model        string     `json:"model,omitempty"`
+	ModelVersion int64      `json:"model_version,omitempty"`
+	Promotion    *Promotion `json:"promotion,omitempty"`
+	Meta
+}
+
+// RunStep is the state of one step of a run.
+type RunStep struct {
+	Name       string     `json:"name"`
+	State      string     `json:"state" doc:"pending, running, succeeded, failed, skipped or cancelled"`
+	Attempts   int        `json:"attempts"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	ExitCode   *int       `json:"exit_code,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	LogTail    string     `json:"log_tail,omitempty"`
+}
+
+// Promotion records what a run did with its pipeline's promote_to alias.
+type Promotion struct {
+	Alias    string `json:"alias"`
+	Promoted bool   `json:"promoted"`
+	// Reason says why the alias was not moved (a gate failed).
+	Reason string `json:"reason,omitempty"`
+}
+
+// CreateRunRequest is the body of POST .../pipelines/{name}/runs.
+type CreateRunRequest struct {
+	// Parameters override the pipeline's defaults; unknown names are refused.
+	Parameters map[string]string `json:"parameters,omitempty"`
+}
+
+// RunLog is the kept output of one step (the tail, when it outgrew the bound).
+type RunLog struct {
+	Step      string `json:"step"`
+	Text      string `json:"text"`
+	Truncated bool   `json:"truncated,omitempty"`
 }
 
 // Gate is a metric condition a model version must meet.
@@ -251,7 +330,24 @@ type Schedule struct {
 	ScheduleSpec
 	// NextRunAt is nil when the schedule is paused or has ended.
 	NextRunAt *time.Time `json:"next_run_at,omitempty" readOnly:"true"`
+	// LastRunID and LastRunState describe the newest run the schedule started.
+	LastRunID    int64      `json:"last_run_id,omitempty" readOnly:"true"`
+	LastRunState string     `json:"last_run_state,omitempty" readOnly:"true"`
+	LastFiredAt  *time.Time `json:"last_fired_at,omitempty" readOnly:"true"`
+	// LastSkip says why the latest due time started no run (concurrency_policy forbid).
+	LastSkip string `json:"last_skip,omitempty" readOnly:"true"`
 	Meta
+}
+
+// ScheduleState is what the firing engine keeps about a schedule.
+type ScheduleState struct {
+	// NextFireAt is the due time the engine has queued.
+	NextFireAt  *time.Time `json:"next_fire_at,omitempty"`
+	LastFiredAt *time.Time `json:"last_fired_at,omitempty"`
+	LastRunID   int64      `json:"last_run_id,omitempty"`
+	LastSkip    string     `json:"last_skip,omitempty"`
+	// Generation of the schedule the queued firing was computed for.
+	ForGeneration int64 `json:"for_generation"`
 }
 
 // CreateScheduleRequest is the body of POST .../schedules.

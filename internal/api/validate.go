@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -126,6 +127,9 @@ func ValidateURI(field, raw string) *FieldError {
 	return nil
 }
 
+// ErrUnknownParameter is returned for a run parameter a pipeline does not declare.
+var ErrUnknownParameter = errors.New("unknown parameter")
+
 // GateOps are the comparison operators a gate may use.
 var GateOps = []string{">=", ">", "<=", "<", "=="}
 
@@ -195,6 +199,16 @@ func (s *PipelineSpec) Validate() *FieldError {
 	for _, k := range sortedKeys(s.Parameters) {
 		if !paramRE.MatchString(k) {
 			return Errorf("parameters", "parameter name %q must be letters, digits and '_', starting with a letter", k)
+		}
+	}
+	for i, d := range s.Datasets {
+		if err := ValidateName(fmt.Sprintf("datasets[%d]", i), d); err != nil {
+			return err
+		}
+	}
+	if s.PromoteTo != "" {
+		if err := ValidateName("promote_to", s.PromoteTo); err != nil {
+			return err
 		}
 	}
 	index := map[string]int{}
@@ -369,7 +383,7 @@ func (s *ScheduleSpec) Validate() *FieldError {
 			return err
 		}
 	default:
-		if err := ValidateDuration("interval", s.Interval, time.Minute); err != nil {
+		if err := ValidateDuration("interval", s.Interval, MinInterval); err != nil {
 			return err
 		}
 	}
@@ -455,3 +469,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// MinInterval is the shortest interval a schedule may fire at.
+const MinInterval = 10 * time.Second

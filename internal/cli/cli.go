@@ -15,6 +15,9 @@ const (
 	EnvDatabase   = "MLOPSD_DATABASE"
 	EnvAdminToken = "MLOPSD_ADMIN_TOKEN"
 	EnvDataRoots  = "MLOPSD_DATA_ROOTS"
+	EnvExecutor   = "MLOPSD_EXECUTOR"
+	EnvRole       = "MLOPSD_ROLE"
+	EnvDataDir    = "MLOPSD_DATA_DIR"
 )
 
 const (

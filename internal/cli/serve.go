@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
 )
@@ -23,6 +25,8 @@ import (
 type serveOptions struct {
 	listen, database, tlsCert, tlsKey, logFormat string
 	dataRoots                                    []string
+	executor, role, dataDir                      string
+	runWorkers, stepConcurrency                  int
 	shutdownTimeout                              time.Duration
 }
 
@@ -44,6 +48,12 @@ func newServe(version string) *cobra.Command {
 	databaseFlag(cmd, &o.database)
 	cmd.Flags().StringSliceVar(&o.dataRoots, "data-root", dataRootsDefault(),
 		"directory whose files datasets may point at (repeatable; env "+EnvDataRoots+", "+string(os.PathListSeparator)+"-separated; default: the working directory)")
+	cmd.Flags().StringVar(&o.executor, "executor", envOr(EnvExecutor, "local"),
+		"how pipeline steps run: local (as processes of this server's user, with this server's permissions) or none (env "+EnvExecutor+")")
+	cmd.Flags().StringVar(&o.role, "role", envOr(EnvRole, "all"), "api (serve the API), worker (run pipelines and fire schedules) or all (env "+EnvRole+")")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", envOr(EnvDataDir, "./mlops-data"), "directory for run working and output directories (env "+EnvDataDir+")")
+	cmd.Flags().IntVar(&o.runWorkers, "run-workers", 4, "runs this process executes at once")
+	cmd.Flags().IntVar(&o.stepConcurrency, "step-concurrency", 4, "steps of one run that execute at once")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -79,10 +89,24 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 			return fmt.Errorf("%s: %w", EnvAdminToken, err)
 		}
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots})
+	engine, err := newEngine(ctx, o, st, log)
 	if err != nil {
 		return err
 	}
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots, Engine: engine})
+	if err != nil {
+		return err
+	}
+	if err := engine.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+		defer cancel()
+		if err := engine.Stop(sctx); err != nil {
+			log.Warn("stopping workers", "err", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
@@ -100,7 +124,7 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
-	log.Info("mlopsd serving", "version", version, "url", scheme+"://"+ln.Addr().String(), "database", st.Dialect())
+	log.Info("mlopsd serving", "version", version, "url", scheme+"://"+ln.Addr().String(), "database", st.Dialect(), "role", o.role, "executor", o.executor)
 	errc := make(chan error, 1)
 	go func() {
 		if o.tlsCert != "" {
@@ -148,4 +172,33 @@ func dataRootsDefault() []string {
 		return []string{wd}
 	}
 	return nil
+}
+
+// newEngine builds the run engine for the role: every role enqueues runs and
+// firings; workers (worker, all) also execute them.
+func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slog.Logger) (*training.Engine, error) {
+	var ex executor.Executor
+	switch o.executor {
+	case "local":
+		ex = executor.NewLocal()
+	case "none":
+	default:
+		return nil, fmt.Errorf("--executor %q: use local or none", o.executor)
+	}
+	work := false
+	switch o.role {
+	case "all", "worker":
+		work = true
+	case "api":
+	default:
+		return nil, fmt.Errorf("--role %q: use api, worker or all", o.role)
+	}
+	dataDir, err := filepath.Abs(o.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return training.New(ctx, training.Config{
+		Store: st, Logger: log, Executor: ex, Work: work, RunWorkers: o.runWorkers, StepConcurrency: o.stepConcurrency,
+		DataDir: dataDir, Env: training.BaseEnv(),
+	})
 }

@@ -91,10 +91,10 @@ func (r *RetrainingScheduleResource) Schema(_ context.Context, _ resource.Schema
 				Validators: []validatorString{cronValidator()},
 			},
 			"interval": schema.StringAttribute{
-				MarkdownDescription: "Fixed period between firings, such as `30m`, `6h` or `1d` (days are 24h); at least `1m`. " +
+				MarkdownDescription: "Fixed period between firings, such as `30m`, `6h` or `1d` (days are 24h); at least `10s`. " +
 					"Firings count from `start_at` when set, otherwise from the schedule's creation, so they do not drift when the server restarts. Exactly one of `cron` and `interval`.",
 				Optional:   true,
-				Validators: []validatorString{durationValidator(time.Minute)},
+				Validators: []validatorString{durationValidator(api.MinInterval)},
 			},
 			"timezone": schema.StringAttribute{
 				MarkdownDescription: "IANA time zone (such as `Europe/Berlin`) in which `cron` is read. Defaults to `UTC`. Has no effect on `interval`.",

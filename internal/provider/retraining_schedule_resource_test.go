@@ -361,7 +361,7 @@ func TestAccRetrainingScheduleResource_invalidConfig(t *testing.T) {
   cron     = "0 3 * * *"
   interval = "6h"`, `Exactly one of these attributes must be configured: \[cron,interval\]`),
 			step(``, `Exactly one of these attributes must be configured: \[cron,interval\]`),
-			step(`interval = "5s"`, `"5s" is shorter than the minimum of 1m0s`),
+			step(`interval = "5s"`, `"5s" is shorter than the minimum of 10s`),
 			step(`
   cron               = "0 3 * * *"
   concurrency_policy = "sometimes"`, `concurrency_policy value must be one of: \["allow" "forbid" "replace"\]`),

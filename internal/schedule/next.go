@@ -57,7 +57,13 @@ func (t *Timing) Next(after, anchor time.Time) (next time.Time, ok bool) {
 		from = t.spec.StartAt.Add(-time.Nanosecond)
 	}
 	if t.cron != nil {
-		next = t.cron.Next(from.In(t.loc)).UTC()
+		next = t.cron.Next(from.In(t.loc))
+		// When clocks fall back, an hour of wall-clock times happens twice;
+		// a job fires at the first of them only (cron's own Next fires twice).
+		for !next.IsZero() && repeatedWallClock(next, t.loc) {
+			next = t.cron.Next(next)
+		}
+		next = next.UTC()
 	} else {
 		base := anchor
 		if t.spec.StartAt != nil {
@@ -75,4 +81,11 @@ func (t *Timing) Next(after, anchor time.Time) (next time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return next, true
+}
+
+// repeatedWallClock says whether t's local date and time already occurred an
+// hour earlier: t is the second pass through a fall-back hour.
+func repeatedWallClock(t time.Time, loc *time.Location) bool {
+	a, b := t.In(loc), t.Add(-time.Hour).In(loc)
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay() && a.Hour() == b.Hour() && a.Minute() == b.Minute()
 }

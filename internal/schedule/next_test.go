@@ -30,6 +30,8 @@ func TestNext(t *testing.T) {
 		{"cron read in the schedule's zone", api.ScheduleSpec{Cron: "0 3 * * *", Timezone: "Europe/Berlin"}, "2026-01-10T00:00:00Z", "2026-01-10T02:00:00Z", true},
 		// Berlin moves to summer time on 2026-03-29: 03:00 local is then 01:00 UTC.
 		{"cron across a DST change", api.ScheduleSpec{Cron: "0 3 * * *", Timezone: "Europe/Berlin"}, "2026-03-29T12:00:00Z", "2026-03-30T01:00:00Z", true},
+		// Berlin falls back on 2026-10-25: 02:30 happens at 00:30Z and again at 01:30Z; the job fires once.
+		{"cron fires once in a repeated hour", api.ScheduleSpec{Cron: "30 2 * * *", Timezone: "Europe/Berlin"}, "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z", true},
 		{"descriptor", api.ScheduleSpec{Cron: "@hourly"}, "2026-03-10T04:10:00Z", "2026-03-10T05:00:00Z", true},
 		{"interval counts from the anchor", api.ScheduleSpec{Interval: "6h"}, "2026-01-01T07:00:00Z", "2026-01-01T12:00:00Z", true},
 		{"interval fires strictly after", api.ScheduleSpec{Interval: "6h"}, "2026-01-01T12:00:00Z", "2026-01-01T18:00:00Z", true},

@@ -16,14 +16,6 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
-func datasetKey(project, name string) store.Key {
-	return store.Key{Kind: store.KindDataset, Project: project, Name: name}
-}
-
-func profileKey(project, name string) store.Key {
-	return store.Key{Kind: store.KindDatasetProfile, Project: project, Name: name}
-}
-
 func (s *Server) registerDatasets() {
 	tags := []string{"datasets"}
 	base := "/v1/projects/{project}/datasets"
@@ -61,7 +53,7 @@ func (s *Server) registerDatasets() {
 			return nil, err
 		}
 		d := api.Dataset{Project: in.Project, Name: in.Body.Name, DatasetSpec: in.Body.DatasetSpec}
-		k := datasetKey(in.Project, d.Name)
+		k := store.DatasetKey(in.Project, d.Name)
 		profile, err := s.inspectDataset(ctx, &d, nil)
 		if err != nil {
 			return nil, err
@@ -83,7 +75,7 @@ func (s *Server) registerDatasets() {
 	register(s, accessRead, huma.Operation{
 		OperationID: "get-dataset", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a dataset",
 	}, func(ctx context.Context, in *NamePath) (*Body[api.Dataset], error) {
-		k := datasetKey(in.Project, in.Name)
+		k := store.DatasetKey(in.Project, in.Name)
 		d, o, err := load[api.Dataset](ctx, s.store, k)
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -96,15 +88,15 @@ func (s *Server) registerDatasets() {
 		OperationID: "get-dataset-profile", Method: http.MethodGet, Path: base + "/{name}/profile", Tags: tags,
 		Summary: "Get the statistical profile of a dataset's content",
 	}, func(ctx context.Context, in *NamePath) (*struct{ Body api.DatasetProfile }, error) {
-		if _, err := s.store.Get(ctx, datasetKey(in.Project, in.Name)); err != nil {
-			return nil, s.storeError(ctx, datasetKey(in.Project, in.Name), err)
+		if _, err := s.store.Get(ctx, store.DatasetKey(in.Project, in.Name)); err != nil {
+			return nil, s.storeError(ctx, store.DatasetKey(in.Project, in.Name), err)
 		}
-		p, _, err := load[api.DatasetProfile](ctx, s.store, profileKey(in.Project, in.Name))
+		p, _, err := load[api.DatasetProfile](ctx, s.store, store.DatasetProfileKey(in.Project, in.Name))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, huma.Error404NotFound(fmt.Sprintf("dataset %q has no profile: its URI is not a local file the server can read", in.Name))
 		}
 		if err != nil {
-			return nil, s.storeError(ctx, profileKey(in.Project, in.Name), err)
+			return nil, s.storeError(ctx, store.DatasetProfileKey(in.Project, in.Name), err)
 		}
 		return &struct{ Body api.DatasetProfile }{Body: p}, nil
 	})
@@ -112,7 +104,7 @@ func (s *Server) registerDatasets() {
 	// update re-reads the content outside any transaction (files may be large),
 	// then writes only if nobody changed the dataset meanwhile.
 	update := func(ctx context.Context, project, name string, spec *api.DatasetSpec, gen int64) (*Body[api.Dataset], error) {
-		k := datasetKey(project, name)
+		k := store.DatasetKey(project, name)
 		for attempt := 0; ; attempt++ {
 			prev, po, err := load[api.Dataset](ctx, s.store, k)
 			if err != nil {
@@ -180,12 +172,12 @@ func (s *Server) registerDatasets() {
 		if err != nil {
 			return nil, err
 		}
-		k := datasetKey(in.Project, in.Name)
+		k := store.DatasetKey(in.Project, in.Name)
 		err = s.store.InTx(ctx, func(tx store.Store) error {
 			if err := tx.Delete(ctx, k, gen); err != nil {
 				return err
 			}
-			err := tx.Delete(ctx, profileKey(in.Project, in.Name), 0)
+			err := tx.Delete(ctx, store.DatasetProfileKey(in.Project, in.Name), 0)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}
@@ -247,7 +239,7 @@ func (s *Server) inspectDataset(ctx context.Context, d *api.Dataset, prev *api.D
 
 // saveProfile stores a dataset's latest profile, or removes a stale one.
 func saveProfile(ctx context.Context, tx store.Store, project, name string, p *api.DatasetProfile) error {
-	k := profileKey(project, name)
+	k := store.DatasetProfileKey(project, name)
 	if p == nil {
 		if err := tx.Delete(ctx, k, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -4,17 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
-
-func modelKey(project, name string) store.Key {
-	return store.Key{Kind: store.KindModel, Project: project, Name: name}
-}
 
 // fillModel completes a stored model with its latest version and aliases.
 func (s *Server) fillModel(ctx context.Context, st store.Store, m *api.Model, o *store.Object) error {
@@ -85,14 +80,14 @@ func (s *Server) registerModels() {
 			return nil, err
 		}
 		m := api.Model{Project: in.Project, Name: in.Body.Name, ModelSpec: in.Body.ModelSpec}
-		k := modelKey(in.Project, m.Name)
+		k := store.ModelKey(in.Project, m.Name)
 		o := &store.Object{Key: k, Data: encode(m)}
 		err := s.store.InTx(ctx, func(tx store.Store) error {
 			if err := tx.Create(ctx, o); err != nil {
 				return err
 			}
 			// A model of the same name deleted earlier starts its versions at 1 again.
-			return tx.ResetSequence(ctx, versionScope(m.Project, m.Name))
+			return tx.ResetSequence(ctx, store.ModelVersionScope(m.Project, m.Name))
 		})
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -104,7 +99,7 @@ func (s *Server) registerModels() {
 	register(s, accessRead, huma.Operation{
 		OperationID: "get-model", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a model",
 	}, func(ctx context.Context, in *NamePath) (*Body[api.Model], error) {
-		k := modelKey(in.Project, in.Name)
+		k := store.ModelKey(in.Project, in.Name)
 		m, o, err := load[api.Model](ctx, s.store, k)
 		if err == nil {
 			err = s.fillModel(ctx, s.store, &m, o)
@@ -130,7 +125,7 @@ func (s *Server) registerModels() {
 		if fe := in.Body.Validate(); fe != nil {
 			return nil, badRequest(fe)
 		}
-		k := modelKey(in.Project, in.Name)
+		k := store.ModelKey(in.Project, in.Name)
 		m := api.Model{Project: in.Project, Name: in.Name, ModelSpec: in.Body}
 		o := &store.Object{Key: k, Data: encode(m)}
 		if err := s.store.Update(ctx, o, gen); err != nil {
@@ -151,7 +146,7 @@ func (s *Server) registerModels() {
 		if err != nil {
 			return nil, err
 		}
-		k := modelKey(in.Project, in.Name)
+		k := store.ModelKey(in.Project, in.Name)
 		err = s.store.InTx(ctx, func(tx store.Store) error {
 			if _, err := tx.Get(ctx, k); err != nil {
 				return err
@@ -176,10 +171,4 @@ func (s *Server) registerModels() {
 		}
 		return &Empty{}, nil
 	})
-}
-
-func versionScope(project, model string) string { return "model_version/" + project + "/" + model }
-
-func versionKey(project, model string, version int64) store.Key {
-	return store.Key{Kind: store.KindModelVersion, Project: project, Parent: model, Name: strconv.FormatInt(version, 10)}
 }

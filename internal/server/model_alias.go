@@ -12,10 +12,6 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
-func aliasKey(project, model, alias string) store.Key {
-	return store.Key{Kind: store.KindModelAlias, Project: project, Parent: model, Name: alias}
-}
-
 type AliasPath struct {
 	ModelPath
 	Alias string `path:"alias" doc:"Alias name."`
@@ -45,7 +41,7 @@ func (s *Server) checkAliasTarget(ctx context.Context, st store.Store, project, 
 	if err != nil {
 		return err
 	}
-	v, _, err := load[api.ModelVersion](ctx, st, versionKey(project, model, version))
+	v, _, err := load[api.ModelVersion](ctx, st, store.ModelVersionKey(project, model, version))
 	if errors.Is(err, store.ErrNotFound) {
 		return fieldError("version", "model %q has no version %d", model, version)
 	}
@@ -69,7 +65,7 @@ func (s *Server) registerModelAliases() {
 		}
 		aliases, err := listAliases(ctx, s.store, in.Project, in.Model)
 		if err != nil {
-			return nil, s.storeError(ctx, modelKey(in.Project, in.Model), err)
+			return nil, s.storeError(ctx, store.ModelKey(in.Project, in.Model), err)
 		}
 		return &ListBody[api.ModelAlias]{Body: api.List[api.ModelAlias]{Items: aliases}}, nil
 	})
@@ -87,7 +83,7 @@ func (s *Server) registerModelAliases() {
 			return nil, err
 		}
 		a := api.ModelAlias{Project: in.Project, Model: in.Model, Alias: in.Body.Alias, Version: in.Body.Version}
-		k := aliasKey(in.Project, in.Model, a.Alias)
+		k := store.ModelAliasKey(in.Project, in.Model, a.Alias)
 		o := &store.Object{Key: k, Data: encode(a)}
 		err := s.store.InTx(ctx, func(tx store.Store) error {
 			if err := s.checkAliasTarget(ctx, tx, in.Project, in.Model, a.Alias, a.Version); err != nil {
@@ -108,7 +104,7 @@ func (s *Server) registerModelAliases() {
 		if _, err := s.loadModel(ctx, s.store, in.Project, in.Model); err != nil {
 			return nil, err
 		}
-		k := aliasKey(in.Project, in.Model, in.Alias)
+		k := store.ModelAliasKey(in.Project, in.Model, in.Alias)
 		a, o, err := load[api.ModelAlias](ctx, s.store, k)
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -131,7 +127,7 @@ func (s *Server) registerModelAliases() {
 			return nil, err
 		}
 		a := api.ModelAlias{Project: in.Project, Model: in.Model, Alias: in.Alias, Version: in.Body.Version}
-		k := aliasKey(in.Project, in.Model, in.Alias)
+		k := store.ModelAliasKey(in.Project, in.Model, in.Alias)
 		o := &store.Object{Key: k, Data: encode(a)}
 		err = s.store.InTx(ctx, func(tx store.Store) error {
 			if _, err := tx.Get(ctx, k); err != nil {
@@ -160,7 +156,7 @@ func (s *Server) registerModelAliases() {
 		if err != nil {
 			return nil, err
 		}
-		k := aliasKey(in.Project, in.Model, in.Alias)
+		k := store.ModelAliasKey(in.Project, in.Model, in.Alias)
 		if err := s.store.Delete(ctx, k, gen); err != nil {
 			return nil, s.storeError(ctx, k, err)
 		}

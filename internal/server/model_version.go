@@ -35,9 +35,9 @@ func fillVersion(v *api.ModelVersion, o *store.Object, model *api.Model, aliases
 }
 
 func (s *Server) loadModel(ctx context.Context, st store.Store, project, name string) (*api.Model, error) {
-	m, _, err := load[api.Model](ctx, st, modelKey(project, name))
+	m, _, err := load[api.Model](ctx, st, store.ModelKey(project, name))
 	if err != nil {
-		return nil, s.storeError(ctx, modelKey(project, name), err)
+		return nil, s.storeError(ctx, store.ModelKey(project, name), err)
 	}
 	return &m, nil
 }
@@ -57,7 +57,7 @@ func (s *Server) registerModelVersions() {
 		}
 		aliases, err := listAliases(ctx, s.store, in.Project, in.Model)
 		if err != nil {
-			return nil, s.storeError(ctx, modelKey(in.Project, in.Model), err)
+			return nil, s.storeError(ctx, store.ModelKey(in.Project, in.Model), err)
 		}
 		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindModelVersion, Project: in.Project, Parent: in.Model}, in.Paging,
 			func(v *api.ModelVersion, o *store.Object) error {
@@ -87,7 +87,7 @@ func (s *Server) registerModelVersions() {
 		}
 		spec := in.Body
 		if spec.Dataset != "" {
-			d, _, err := load[api.Dataset](ctx, s.store, datasetKey(in.Project, spec.Dataset))
+			d, _, err := load[api.Dataset](ctx, s.store, store.DatasetKey(in.Project, spec.Dataset))
 			if err != nil {
 				return nil, fieldError("dataset", "dataset %q is not in project %q; register it first", spec.Dataset, in.Project)
 			}
@@ -101,16 +101,16 @@ func (s *Server) registerModelVersions() {
 		v := api.ModelVersion{Project: in.Project, Model: in.Model, ModelVersionSpec: spec}
 		var o *store.Object
 		err = s.store.InTx(ctx, func(tx store.Store) error {
-			n, err := tx.NextSequence(ctx, versionScope(in.Project, in.Model))
+			n, err := tx.NextSequence(ctx, store.ModelVersionScope(in.Project, in.Model))
 			if err != nil {
 				return err
 			}
 			v.Version = n
-			o = &store.Object{Key: versionKey(in.Project, in.Model, n), Ordinal: n, Data: encode(v)}
+			o = &store.Object{Key: store.ModelVersionKey(in.Project, in.Model, n), Ordinal: n, Data: encode(v)}
 			return tx.Create(ctx, o)
 		})
 		if err != nil {
-			return nil, s.storeError(ctx, modelKey(in.Project, in.Model), err)
+			return nil, s.storeError(ctx, store.ModelKey(in.Project, in.Model), err)
 		}
 		fillVersion(&v, o, m, nil)
 		return withETag(v, o.Generation), nil
@@ -141,7 +141,7 @@ func (s *Server) registerModelVersions() {
 		if fe := api.ValidateLabels("labels", in.Body.Labels); fe != nil {
 			return nil, badRequest(fe)
 		}
-		k := versionKey(in.Project, in.Model, in.Version)
+		k := store.ModelVersionKey(in.Project, in.Model, in.Version)
 		var v *api.ModelVersion
 		var o *store.Object
 		err = s.store.InTx(ctx, func(tx store.Store) error {
@@ -176,7 +176,7 @@ func (s *Server) registerModelVersions() {
 		if err != nil {
 			return nil, err
 		}
-		k := versionKey(in.Project, in.Model, in.Version)
+		k := store.ModelVersionKey(in.Project, in.Model, in.Version)
 		err = s.store.InTx(ctx, func(tx store.Store) error {
 			if err := tx.Delete(ctx, k, gen); err != nil {
 				return err
@@ -187,7 +187,7 @@ func (s *Server) registerModelVersions() {
 			}
 			for _, a := range aliases {
 				if a.Version == in.Version {
-					if err := tx.Delete(ctx, aliasKey(in.Project, in.Model, a.Alias), 0); err != nil {
+					if err := tx.Delete(ctx, store.ModelAliasKey(in.Project, in.Model, a.Alias), 0); err != nil {
 						return err
 					}
 				}
@@ -207,7 +207,7 @@ func (s *Server) loadVersion(ctx context.Context, st store.Store, project, model
 	if err != nil {
 		return nil, nil, err
 	}
-	k := versionKey(project, model, version)
+	k := store.ModelVersionKey(project, model, version)
 	v, o, err := load[api.ModelVersion](ctx, st, k)
 	if err != nil {
 		return nil, nil, s.storeError(ctx, k, err)

@@ -3,9 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
-	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -13,32 +13,21 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
-func pipelineKey(project, name string) store.Key {
-	return store.Key{Kind: store.KindPipeline, Project: project, Name: name}
-}
-
-func revisionKey(project, pipeline string, rev int64) store.Key {
-	return store.Key{Kind: store.KindPipelineRevision, Project: project, Parent: pipeline, Name: strconv.FormatInt(rev, 10)}
-}
-
-func revisionScope(project, pipeline string) string {
-	return "pipeline_revision/" + project + "/" + pipeline
-}
-
 // runnable is the part of a pipeline spec a revision freezes; description and labels are not part of it.
 func runnable(spec api.PipelineSpec) api.PipelineSpec {
-	return api.PipelineSpec{Parameters: spec.Parameters, Steps: spec.Steps}
+	return api.PipelineSpec{Parameters: spec.Parameters, Steps: spec.Steps, Datasets: spec.Datasets, PromoteTo: spec.PromoteTo}
 }
 
 // saveRevision freezes the pipeline's runnable spec as its next revision.
 func (s *Server) saveRevision(ctx context.Context, tx store.Store, p *api.Pipeline) error {
-	rev, err := tx.NextSequence(ctx, revisionScope(p.Project, p.Name))
+	rev, err := tx.NextSequence(ctx, store.PipelineRevisionScope(p.Project, p.Name))
 	if err != nil {
 		return err
 	}
 	p.Revision = rev
-	r := api.PipelineRevision{Pipeline: p.Name, Revision: rev, Parameters: p.Parameters, Steps: p.Steps, CreatedAt: s.now().UTC()}
-	return tx.Create(ctx, &store.Object{Key: revisionKey(p.Project, p.Name, rev), Ordinal: rev, Data: encode(r)})
+	r := api.PipelineRevision{Pipeline: p.Name, Revision: rev, Parameters: p.Parameters, Steps: p.Steps,
+		Datasets: p.Datasets, PromoteTo: p.PromoteTo, CreatedAt: s.now().UTC()}
+	return tx.Create(ctx, &store.Object{Key: store.PipelineRevisionKey(p.Project, p.Name, rev), Ordinal: rev, Data: encode(r)})
 }
 
 type RevisionPath struct {
@@ -84,15 +73,18 @@ func (s *Server) registerPipelines() {
 		if err := s.requireProject(ctx, in.Project); err != nil {
 			return nil, err
 		}
+		if err := s.checkInputs(ctx, in.Project, &in.Body.PipelineSpec); err != nil {
+			return nil, err
+		}
 		p := api.Pipeline{Project: in.Project, Name: in.Body.Name, PipelineSpec: in.Body.PipelineSpec}
-		k := pipelineKey(in.Project, p.Name)
+		k := store.PipelineKey(in.Project, p.Name)
 		var o *store.Object
 		err := s.store.InTx(ctx, func(tx store.Store) error {
 			if _, err := tx.Get(ctx, k); err == nil {
 				return store.ErrExists
 			}
 			// A pipeline of the same name deleted earlier may have left its counter.
-			if err := tx.ResetSequence(ctx, revisionScope(p.Project, p.Name)); err != nil {
+			if err := tx.ResetSequence(ctx, store.PipelineRevisionScope(p.Project, p.Name)); err != nil {
 				return err
 			}
 			if err := s.saveRevision(ctx, tx, &p); err != nil {
@@ -111,7 +103,7 @@ func (s *Server) registerPipelines() {
 	register(s, accessRead, huma.Operation{
 		OperationID: "get-pipeline", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a pipeline",
 	}, func(ctx context.Context, in *NamePath) (*Body[api.Pipeline], error) {
-		k := pipelineKey(in.Project, in.Name)
+		k := store.PipelineKey(in.Project, in.Name)
 		p, o, err := load[api.Pipeline](ctx, s.store, k)
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -135,7 +127,10 @@ func (s *Server) registerPipelines() {
 		if fe := in.Body.Validate(); fe != nil {
 			return nil, badRequest(fe)
 		}
-		k := pipelineKey(in.Project, in.Name)
+		if err := s.checkInputs(ctx, in.Project, &in.Body); err != nil {
+			return nil, err
+		}
+		k := store.PipelineKey(in.Project, in.Name)
 		var p api.Pipeline
 		var o *store.Object
 		err = s.store.InTx(ctx, func(tx store.Store) error {
@@ -174,12 +169,15 @@ func (s *Server) registerPipelines() {
 		if err != nil {
 			return nil, err
 		}
-		k := pipelineKey(in.Project, in.Name)
+		k := store.PipelineKey(in.Project, in.Name)
 		err = s.store.InTx(ctx, func(tx store.Store) error {
 			if err := tx.Delete(ctx, k, gen); err != nil {
 				return err
 			}
-			return tx.DeleteChildren(ctx, store.KindPipelineRevision, in.Project, in.Name)
+			if err := tx.DeleteChildren(ctx, store.KindPipelineRevision, in.Project, in.Name); err != nil {
+				return err
+			}
+			return deleteRuns(ctx, tx, in.Project, in.Name)
 		})
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -194,8 +192,8 @@ func (s *Server) registerPipelines() {
 		NamePath
 		Paging
 	}) (*ListBody[api.PipelineRevision], error) {
-		if _, err := s.store.Get(ctx, pipelineKey(in.Project, in.Name)); err != nil {
-			return nil, s.storeError(ctx, pipelineKey(in.Project, in.Name), err)
+		if _, err := s.store.Get(ctx, store.PipelineKey(in.Project, in.Name)); err != nil {
+			return nil, s.storeError(ctx, store.PipelineKey(in.Project, in.Name), err)
 		}
 		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindPipelineRevision, Project: in.Project, Parent: in.Name}, in.Paging,
 			func(*api.PipelineRevision, *store.Object) error { return nil })
@@ -209,12 +207,12 @@ func (s *Server) registerPipelines() {
 		OperationID: "get-pipeline-revision", Method: http.MethodGet, Path: base + "/{name}/revisions/{revision}", Tags: tags,
 		Summary: "Get one revision of a pipeline",
 	}, func(ctx context.Context, in *RevisionPath) (*struct{ Body api.PipelineRevision }, error) {
-		k := revisionKey(in.Project, in.Name, in.Revision)
+		k := store.PipelineRevisionKey(in.Project, in.Name, in.Revision)
 		r, _, err := load[api.PipelineRevision](ctx, s.store, k)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				if _, perr := s.store.Get(ctx, pipelineKey(in.Project, in.Name)); perr != nil {
-					return nil, s.storeError(ctx, pipelineKey(in.Project, in.Name), perr)
+				if _, perr := s.store.Get(ctx, store.PipelineKey(in.Project, in.Name)); perr != nil {
+					return nil, s.storeError(ctx, store.PipelineKey(in.Project, in.Name), perr)
 				}
 			}
 			return nil, s.storeError(ctx, k, err)
@@ -225,9 +223,12 @@ func (s *Server) registerPipelines() {
 
 // normalized treats nil and empty collections alike, so that only real changes make revisions.
 func normalized(spec api.PipelineSpec) api.PipelineSpec {
-	out := api.PipelineSpec{Parameters: spec.Parameters}
+	out := api.PipelineSpec{Parameters: spec.Parameters, PromoteTo: spec.PromoteTo, Datasets: spec.Datasets}
 	if len(out.Parameters) == 0 {
 		out.Parameters = nil
+	}
+	if len(out.Datasets) == 0 {
+		out.Datasets = nil
 	}
 	for _, st := range spec.Steps {
 		if len(st.Env) == 0 {
@@ -239,4 +240,41 @@ func normalized(spec api.PipelineSpec) api.PipelineSpec {
 		out.Steps = append(out.Steps, st)
 	}
 	return out
+}
+
+// checkInputs refuses input datasets that are not in the project.
+func (s *Server) checkInputs(ctx context.Context, project string, spec *api.PipelineSpec) error {
+	for i, d := range spec.Datasets {
+		if _, err := s.store.Get(ctx, store.DatasetKey(project, d)); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fieldError(fmt.Sprintf("datasets[%d]", i), "dataset %q is not in project %q; register it first", d, project)
+			}
+			return s.storeError(ctx, store.DatasetKey(project, d), err)
+		}
+	}
+	return nil
+}
+
+// deleteRuns removes a pipeline's runs, their logs and their numbering.
+func deleteRuns(ctx context.Context, tx store.Store, project, pipeline string) error {
+	token := ""
+	for {
+		runs, next, err := tx.List(ctx, store.ListQuery{Kind: store.KindPipelineRun, Project: project, Parent: pipeline, Limit: 500, PageToken: token})
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			if err := tx.DeleteChildren(ctx, store.KindRunLog, project, pipeline+"/"+r.Name); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if err := tx.DeleteChildren(ctx, store.KindPipelineRun, project, pipeline); err != nil {
+		return err
+	}
+	return tx.ResetSequence(ctx, store.PipelineRunScope(project, pipeline))
 }

@@ -16,8 +16,6 @@ type ProjectNamePath struct {
 	Name string `path:"name" doc:"Project name."`
 }
 
-func projectKey(name string) store.Key { return store.Key{Kind: store.KindProject, Name: name} }
-
 func (s *Server) registerProjects() {
 	tags := []string{"projects"}
 	register(s, accessAuthenticated, huma.Operation{
@@ -27,12 +25,12 @@ func (s *Server) registerProjects() {
 		p := principalFrom(ctx)
 		if p.role != api.RoleAdmin && p.project != api.AllProjects {
 			// A token scoped to one project sees just that one.
-			proj, o, err := load[api.Project](ctx, s.store, projectKey(p.project))
+			proj, o, err := load[api.Project](ctx, s.store, store.ProjectKey(p.project))
 			if errors.Is(err, store.ErrNotFound) {
 				return &ListBody[api.Project]{Body: api.List[api.Project]{Items: []api.Project{}}}, nil
 			}
 			if err != nil {
-				return nil, s.storeError(ctx, projectKey(p.project), err)
+				return nil, s.storeError(ctx, store.ProjectKey(p.project), err)
 			}
 			proj.Meta = meta(o)
 			return &ListBody[api.Project]{Body: api.List[api.Project]{Items: []api.Project{proj}}}, nil
@@ -55,7 +53,7 @@ func (s *Server) registerProjects() {
 			return nil, err
 		}
 		p := api.Project{Name: in.Body.Name, Description: in.Body.Description}
-		o := &store.Object{Key: projectKey(p.Name), Data: encode(p)}
+		o := &store.Object{Key: store.ProjectKey(p.Name), Data: encode(p)}
 		if err := s.store.Create(ctx, o); err != nil {
 			return nil, s.storeError(ctx, o.Key, err)
 		}
@@ -66,9 +64,9 @@ func (s *Server) registerProjects() {
 	register(s, accessRead, huma.Operation{
 		OperationID: "get-project", Method: http.MethodGet, Path: "/v1/projects/{name}", Tags: tags, Summary: "Get a project",
 	}, func(ctx context.Context, in *ProjectNamePath) (*Body[api.Project], error) {
-		p, o, err := load[api.Project](ctx, s.store, projectKey(in.Name))
+		p, o, err := load[api.Project](ctx, s.store, store.ProjectKey(in.Name))
 		if err != nil {
-			return nil, s.storeError(ctx, projectKey(in.Name), err)
+			return nil, s.storeError(ctx, store.ProjectKey(in.Name), err)
 		}
 		p.Meta = meta(o)
 		return withETag(p, o.Generation), nil
@@ -86,7 +84,7 @@ func (s *Server) registerProjects() {
 			return nil, err
 		}
 		p := api.Project{Name: in.Name, Description: in.Body.Description}
-		o := &store.Object{Key: projectKey(in.Name), Data: encode(p)}
+		o := &store.Object{Key: store.ProjectKey(in.Name), Data: encode(p)}
 		if err := s.store.Update(ctx, o, gen); err != nil {
 			return nil, s.storeError(ctx, o.Key, err)
 		}
@@ -114,15 +112,15 @@ func (s *Server) registerProjects() {
 				return err
 			}
 			if n > 0 {
-				if _, err := tx.Get(ctx, projectKey(in.Name)); err != nil {
+				if _, err := tx.Get(ctx, store.ProjectKey(in.Name)); err != nil {
 					return err
 				}
 				return huma.Error409Conflict(fmt.Sprintf("project %q still holds %d objects; delete them first", in.Name, n))
 			}
-			return tx.Delete(ctx, projectKey(in.Name), gen)
+			return tx.Delete(ctx, store.ProjectKey(in.Name), gen)
 		})
 		if err != nil {
-			return nil, s.storeError(ctx, projectKey(in.Name), err)
+			return nil, s.storeError(ctx, store.ProjectKey(in.Name), err)
 		}
 		return &Empty{}, nil
 	})

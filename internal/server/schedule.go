@@ -12,10 +12,6 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
-func scheduleKey(project, name string) store.Key {
-	return store.Key{Kind: store.KindSchedule, Project: project, Name: name}
-}
-
 // Schedule defaults, filled by the server so that what is stored is explicit.
 const (
 	defaultTimezone          = "UTC"
@@ -33,18 +29,19 @@ func (s *Server) prepareSchedule(ctx context.Context, project string, spec *api.
 	if fe := spec.Validate(); fe != nil {
 		return badRequest(fe)
 	}
-	if _, err := s.store.Get(ctx, pipelineKey(project, spec.Pipeline)); err != nil {
+	if _, err := s.store.Get(ctx, store.PipelineKey(project, spec.Pipeline)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fieldError("pipeline", "pipeline %q is not in project %q; create it first", spec.Pipeline, project)
 		}
-		return s.storeError(ctx, pipelineKey(project, spec.Pipeline), err)
+		return s.storeError(ctx, store.PipelineKey(project, spec.Pipeline), err)
 	}
 	return nil
 }
 
 // fillSchedule completes a stored schedule with its next firing.
-func (s *Server) fillSchedule(sc *api.Schedule, o *store.Object) {
+func (s *Server) fillSchedule(ctx context.Context, sc *api.Schedule, o *store.Object) {
 	sc.Meta = meta(o)
+	s.scheduleStatus(ctx, sc)
 	sc.NextRunAt = nil
 	timing, err := schedule.Parse(sc.ScheduleSpec)
 	if err != nil {
@@ -68,7 +65,7 @@ func (s *Server) registerSchedules() {
 			return nil, err
 		}
 		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindSchedule, Project: in.Project}, in.Paging, func(v *api.Schedule, o *store.Object) error {
-			s.fillSchedule(v, o)
+			s.fillSchedule(ctx, v, o)
 			return nil
 		})
 		if err != nil {
@@ -95,24 +92,30 @@ func (s *Server) registerSchedules() {
 			return nil, err
 		}
 		sc := api.Schedule{Project: in.Project, Name: in.Body.Name, ScheduleSpec: spec}
-		k := scheduleKey(in.Project, sc.Name)
+		k := store.ScheduleKey(in.Project, sc.Name)
 		o := &store.Object{Key: k, Data: encode(sc)}
-		if err := s.store.Create(ctx, o); err != nil {
+		err := s.store.InTx(ctx, func(tx store.Store) error {
+			if err := tx.Create(ctx, o); err != nil {
+				return err
+			}
+			return s.syncSchedule(ctx, tx, in.Project, sc.Name)
+		})
+		if err != nil {
 			return nil, s.storeError(ctx, k, err)
 		}
-		s.fillSchedule(&sc, o)
+		s.fillSchedule(ctx, &sc, o)
 		return withETag(sc, o.Generation), nil
 	})
 
 	register(s, accessRead, huma.Operation{
 		OperationID: "get-schedule", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a retraining schedule",
 	}, func(ctx context.Context, in *NamePath) (*Body[api.Schedule], error) {
-		k := scheduleKey(in.Project, in.Name)
+		k := store.ScheduleKey(in.Project, in.Name)
 		sc, o, err := load[api.Schedule](ctx, s.store, k)
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
 		}
-		s.fillSchedule(&sc, o)
+		s.fillSchedule(ctx, &sc, o)
 		return withETag(sc, o.Generation), nil
 	})
 
@@ -132,12 +135,18 @@ func (s *Server) registerSchedules() {
 			return nil, err
 		}
 		sc := api.Schedule{Project: in.Project, Name: in.Name, ScheduleSpec: spec}
-		k := scheduleKey(in.Project, in.Name)
+		k := store.ScheduleKey(in.Project, in.Name)
 		o := &store.Object{Key: k, Data: encode(sc)}
-		if err := s.store.Update(ctx, o, gen); err != nil {
+		err = s.store.InTx(ctx, func(tx store.Store) error {
+			if err := tx.Update(ctx, o, gen); err != nil {
+				return err
+			}
+			return s.syncSchedule(ctx, tx, in.Project, in.Name)
+		})
+		if err != nil {
 			return nil, s.storeError(ctx, k, err)
 		}
-		s.fillSchedule(&sc, o)
+		s.fillSchedule(ctx, &sc, o)
 		return withETag(sc, o.Generation), nil
 	})
 
@@ -152,10 +161,27 @@ func (s *Server) registerSchedules() {
 		if err != nil {
 			return nil, err
 		}
-		k := scheduleKey(in.Project, in.Name)
-		if err := s.store.Delete(ctx, k, gen); err != nil {
+		k := store.ScheduleKey(in.Project, in.Name)
+		err = s.store.InTx(ctx, func(tx store.Store) error {
+			if err := tx.Delete(ctx, k, gen); err != nil {
+				return err
+			}
+			// Its queued firing finds the schedule gone and does nothing.
+			if err := tx.Delete(ctx, store.ScheduleStateKey(in.Project, in.Name), 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, s.storeError(ctx, k, err)
 		}
 		return &Empty{}, nil
 	})
+}
+
+func (s *Server) syncSchedule(ctx context.Context, tx store.Store, project, name string) error {
+	if s.engine == nil {
+		return nil
+	}
+	return s.engine.SyncSchedule(ctx, tx, project, name)
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// server reads and profiles those files, and profiles show values, so
 	// anything outside them (say /etc) is refused. Empty means none.
 	DataRoots []string
+	// Engine runs pipelines and fires schedules; nil serves the API alone
+	// (runs cannot be started and schedules do not fire).
+	Engine Engine
 }
 
 // Server serves the /v1 API.
@@ -47,6 +50,7 @@ type Server struct {
 	api     huma.API
 	metrics *metrics
 	roots   []string
+	engine  Engine
 }
 
 func init() {
@@ -76,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: a store is required")
 	}
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, engine: cfg.Engine}
 	for _, root := range cfg.DataRoots {
 		resolved, err := resolvePath(root)
 		if err != nil {
@@ -120,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerModelVersions()
 	s.registerModelAliases()
 	s.registerSchedules()
+	s.registerRuns()
 	s.registerTokens()
 
 	if err := s.ensureDefaultProject(ctx); err != nil {

@@ -25,6 +25,11 @@ const (
 	KindModelVersion     Kind = "model_version"
 	KindModelAlias       Kind = "model_alias"
 	KindSchedule         Kind = "schedule"
+	KindScheduleState    Kind = "schedule_state"
+	// Runs live under their pipeline (parent) and are named by number; logs
+	// live under "<pipeline>/<run>" and are named by step.
+	KindPipelineRun Kind = "pipeline_run"
+	KindRunLog      Kind = "run_log"
 )
 
 // Errors every implementation returns, so callers can map them to HTTP statuses.

@@ -8,13 +8,17 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
 )
 
 // Instance is a running test server.
@@ -23,6 +27,7 @@ type Instance struct {
 	AdminToken string
 	Store      *sqlstore.Store
 	Server     *server.Server
+	Engine     *training.Engine
 	// Client is authenticated as admin.
 	Client *client.Client
 }
@@ -40,17 +45,32 @@ func Start(t testing.TB) *Instance {
 	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", DataRoots: []string{os.TempDir()}})
+	engine, err := training.New(ctx, training.Config{
+		Store: st, Logger: logger, Executor: executor.NewLocal(), Work: true,
+		DataDir: filepath.Join(t.TempDir(), "runs"), Env: training.BaseEnv(), PollInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("new engine: %v", err)
+	}
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", DataRoots: []string{os.TempDir()}, Engine: engine})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
+	if err := engine.Start(ctx); err != nil {
+		t.Fatalf("start engine: %v", err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = engine.Stop(sctx)
+	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	admin, err := server.IssueToken(ctx, st, api.RoleAdmin, "", "test admin")
 	if err != nil {
 		t.Fatalf("issue admin token: %v", err)
 	}
-	inst := &Instance{URL: hs.URL, AdminToken: admin.Secret, Store: st, Server: srv}
+	inst := &Instance{URL: hs.URL, AdminToken: admin.Secret, Store: st, Server: srv, Engine: engine}
 	inst.Client = inst.NewClient(t, admin.Secret)
 	return inst
 }

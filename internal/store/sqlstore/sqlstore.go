@@ -157,3 +157,10 @@ func (s *Store) wrap(err error) error {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// Tx returns the transaction a store made by InTx runs in, so that other
+// libraries (the job queue) can write in the same transaction; nil outside InTx.
+func (s *Store) Tx() *sql.Tx {
+	tx, _ := s.q.(*sql.Tx)
+	return tx
+}

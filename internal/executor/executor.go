@@ -1,0 +1,41 @@
+// Package executor runs the process of one attempt of one pipeline step.
+//
+// The runner (internal/runner) decides what runs when; an Executor only knows
+// how to run a single attempt to completion and stop it on request.
+package executor
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Step is one attempt of a step to run.
+type Step struct {
+	RunID   string
+	Name    string            // step name
+	Attempt int               // 1-based
+	Command []string          // argv
+	Image   string            // for container executors; the local executor ignores it
+	Env     map[string]string // the COMPLETE environment of the process (no inheritance)
+	WorkDir string            // created by the caller
+	Timeout time.Duration     // 0 = none
+}
+
+// Result is how an attempt ended.
+type Result struct {
+	ExitCode int // -1 when the process did not exit normally
+	TimedOut bool
+	// Err says why the attempt did not run to a normal exit: could not start,
+	// killed, timed out, cancelled (ctx). It is nil on exit code 0 and also on a
+	// non-zero exit (ExitCode says it).
+	Err error
+}
+
+// Executor runs steps; implementations: Local now, a Kubernetes Jobs executor
+// later. Run blocks until the step ends; cancelling ctx stops it (for Local: the
+// whole process group is killed, no orphans). Everything the step prints goes
+// to logs, and Run does not return before the last write to logs.
+type Executor interface {
+	Run(ctx context.Context, s Step, logs io.Writer) Result
+}

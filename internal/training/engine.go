@@ -1,0 +1,176 @@
+// Package training makes pipelines run and schedules fire. Runs and firings
+// are durable jobs in River, stored in the same database as everything else
+// and enqueued in the same transaction as the write that causes them, so a
+// restart loses none and replicas on one PostgreSQL work each job once.
+package training
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+)
+
+// Config is what an Engine needs.
+type Config struct {
+	Store  *sqlstore.Store
+	Logger *slog.Logger
+	// Executor runs steps; nil means this server runs none (--executor none):
+	// runs it picks up fail with a message saying so.
+	Executor executor.Executor
+	// Work makes this process run jobs (roles worker and all); without it the
+	// engine only enqueues them for other processes.
+	Work bool
+	// RunWorkers bounds the runs this process executes at once.
+	RunWorkers int
+	// StepConcurrency bounds the steps of one run that execute at once.
+	StepConcurrency int
+	// DataDir holds each run's working and output directories.
+	DataDir string
+	// Now is the clock of schedule computations; nil means time.Now.
+	Now func() time.Time
+	// PollInterval is how often idle workers look for due jobs.
+	PollInterval time.Duration
+	// Env is the base environment of every step (PATH, HOME); the server's own
+	// environment is never passed on.
+	Env map[string]string
+}
+
+// Engine enqueues and works runs and schedule firings.
+type Engine struct {
+	cfg    Config
+	store  *sqlstore.Store
+	log    *slog.Logger
+	now    func() time.Time
+	river  *river.Client[*sql.Tx]
+	driver riverdriver.Driver[*sql.Tx]
+}
+
+// Queues of the engine's jobs.
+const (
+	queueRuns      = "runs"
+	queueSchedules = "schedules"
+)
+
+// New migrates River's tables and builds the engine; Start begins working.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("training: a store is required")
+	}
+	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.cfg.RunWorkers <= 0 {
+		e.cfg.RunWorkers = 4
+	}
+	if e.cfg.StepConcurrency <= 0 {
+		e.cfg.StepConcurrency = 4
+	}
+	if e.cfg.PollInterval <= 0 {
+		e.cfg.PollInterval = time.Second
+	}
+	if e.cfg.DataDir == "" {
+		e.cfg.DataDir = filepath.Join(os.TempDir(), "mlopsd-runs")
+	}
+	switch cfg.Store.Dialect() {
+	case "sqlite":
+		e.driver = riversqlite.New(cfg.Store.DB())
+	default:
+		e.driver = riverdatabasesql.New(cfg.Store.DB())
+	}
+	migrator, err := rivermigrate.New(e.driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+
+	rc := &river.Config{
+		Logger:            slog.New(e.log.Handler()).With("component", "queue"),
+		FetchPollInterval: e.cfg.PollInterval,
+		FetchCooldown:     e.cfg.PollInterval / 10,
+		// Runs heartbeat themselves (see runWorker); a job that outlives this
+		// is handed to another worker only if its heartbeat stopped.
+		RescueStuckJobsAfter: 2 * time.Minute,
+		JobTimeout:           -1,
+		MaxAttempts:          25,
+	}
+	if cfg.Work {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &runWorker{e: e})
+		river.AddWorker(workers, &fireWorker{e: e})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{
+			queueRuns:      {MaxWorkers: e.cfg.RunWorkers},
+			queueSchedules: {MaxWorkers: 4},
+		}
+	}
+	client, err := river.NewClient(e.driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	e.river = client
+	return e, nil
+}
+
+// Start begins working jobs (when configured to) and makes sure every
+// schedule has its next firing queued.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.reconcileSchedules(ctx); err != nil {
+		return err
+	}
+	if !e.cfg.Work {
+		return nil
+	}
+	return e.river.Start(ctx)
+}
+
+// Stop stops taking jobs and cancels running ones; their runs are picked up
+// again by the next worker (runs restart from their first step).
+func (e *Engine) Stop(ctx context.Context) error {
+	if !e.cfg.Work {
+		return nil
+	}
+	return e.river.StopAndCancel(ctx)
+}
+
+// tx returns the SQL transaction of a store inside InTx.
+func sqlTx(st store.Store) (*sql.Tx, error) {
+	s, ok := st.(*sqlstore.Store)
+	if !ok || s.Tx() == nil {
+		return nil, errors.New("training: jobs must be enqueued inside a store transaction")
+	}
+	return s.Tx(), nil
+}
+
+// BaseEnv is the part of the server's environment a step may see: where to
+// find programs, a home, a temp dir and the locale. Nothing else (tokens,
+// database URLs) is passed on.
+func BaseEnv() map[string]string {
+	env := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
