@@ -17,9 +17,9 @@ import (
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
-	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
 )
 
 type serveOptions struct {
