@@ -32,7 +32,9 @@ func PipelineRunKey(project, pipeline string, id int64) Key {
 }
 
 // PipelineRunScope is the sequence that numbers a pipeline's runs.
-func PipelineRunScope(project, pipeline string) string { return "pipeline_run/" + project + "/" + pipeline }
+func PipelineRunScope(project, pipeline string) string {
+	return "pipeline_run/" + project + "/" + pipeline
+}
 
 func RunLogKey(project, pipeline string, id int64, step string) Key {
 	return Key{Kind: KindRunLog, Project: project, Parent: pipeline + "/" + strconv.FormatInt(id, 10), Name: step}

@@ -40,12 +40,11 @@ func (o *observer) StepChanged(s runner.StepStatus) {
 func (o *observer) Log(step string, _ int, p []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	buf := append(o.logs[step], p...)
-	if len(buf) > MaxLogBytes {
-		buf = append([]byte(nil), buf[len(buf)-MaxLogBytes:]...)
+	o.logs[step] = append(o.logs[step], p...)
+	if buf := o.logs[step]; len(buf) > MaxLogBytes {
+		o.logs[step] = append([]byte(nil), buf[len(buf)-MaxLogBytes:]...)
 		o.cut[step] = true
 	}
-	o.logs[step] = buf
 	o.dirty[step] = true
 }
 
