@@ -6,9 +6,13 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
+
+// ErrCommandNotFound is wrapped by Result.Err when argv[0] cannot be found.
+var ErrCommandNotFound = errors.New("command not found")
 
 // Step is one attempt of a step to run.
 type Step struct {

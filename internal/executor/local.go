@@ -31,9 +31,6 @@ const pipeDrain = 2 * time.Second
 // groupPoll is how often a stopping step's process group is checked for being empty.
 const groupPoll = 50 * time.Millisecond
 
-// ErrCommandNotFound is wrapped by Result.Err when argv[0] cannot be found.
-var ErrCommandNotFound = errors.New("command not found")
-
 // Local runs each step as a process on this machine, in its own process group so
 // that stopping a step stops everything it spawned.
 type Local struct {

@@ -80,7 +80,9 @@ type StepStatus struct {
 	LogTail string
 }
 
-// Observer receives a run's progress; the runner never calls it concurrently.
+// Observer receives a run's progress. StepChanged calls are serialized, and so
+// are Log calls; a StepChanged may overlap a Log, so a slow persisting
+// StepChanged does not hold up the steps' output.
 type Observer interface {
 	// StepChanged is called whenever a step's status changes: pending (initially,
 	// for all steps), running (again for each retry, with Attempts+1), then the
@@ -169,8 +171,10 @@ type execution struct {
 	obs  Observer
 	opts Options
 
-	// mu guards every stepRun's status and tail and serializes Observer calls.
-	mu    sync.Mutex
+	// mu guards every stepRun's status and tail and serializes StepChanged.
+	mu sync.Mutex
+	// logMu serializes Observer.Log.
+	logMu sync.Mutex
 	steps []*stepRun
 }
 
@@ -407,7 +411,7 @@ func (e *execution) runStep(ctx context.Context, st *stepRun) {
 			e.mu.Unlock()
 			return
 		}
-		delay := max(e.opts.Backoff(attempt), 0); delay = time.Hour
+		delay := max(e.opts.Backoff(attempt), 0)
 		st.status.Error = fmt.Sprintf("attempt %d of %d failed: %s; retrying in %s", attempt, retries+1, failure, delay)
 		e.notify(st)
 		e.mu.Unlock()
@@ -588,7 +592,6 @@ type stepLog struct {
 func (w *stepLog) Write(p []byte) (int, error) {
 	e, st := w.e, w.st
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	// Output arriving after its attempt ended (a misbehaving executor) is still
 	// logged under its attempt but must not pollute the next attempt's tail.
 	if st.status.State == StateRunning && st.status.Attempts == w.attempt {
@@ -604,6 +607,9 @@ func (w *stepLog) Write(p []byte) (int, error) {
 			}
 		}
 	}
+	e.mu.Unlock()
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
 	e.obs.Log(st.spec.Name, w.attempt, bytes.Clone(p))
 	return len(p), nil
 }

@@ -28,25 +28,26 @@ func (f execFunc) Run(ctx context.Context, s executor.Step, logs io.Writer) exec
 func ok() executor.Result           { return executor.Result{} }
 func exit(code int) executor.Result { return executor.Result{ExitCode: code} }
 
-// recorder is an Observer that keeps everything and checks it is never called concurrently.
+// recorder is an Observer that keeps everything and checks that StepChanged
+// calls never overlap each other, nor Log calls each other.
 type recorder struct {
-	mu       sync.Mutex
-	inCall   atomic.Int32
-	overlaps atomic.Int32
-	changes  []StepStatus
-	logs     map[string][]byte // "step#attempt" -> output
-	onChange func(StepStatus)
+	mu               sync.Mutex
+	inChanged, inLog atomic.Int32
+	overlaps         atomic.Int32
+	changes          []StepStatus
+	logs             map[string][]byte // "step#attempt" -> output
+	onChange         func(StepStatus)
 }
 
-func (r *recorder) enter() func() {
-	if r.inCall.Add(1) > 1 {
+func (r *recorder) enter(in *atomic.Int32) func() {
+	if in.Add(1) > 1 {
 		r.overlaps.Add(1)
 	}
-	return func() { r.inCall.Add(-1) }
+	return func() { in.Add(-1) }
 }
 
 func (r *recorder) StepChanged(s StepStatus) {
-	defer r.enter()()
+	defer r.enter(&r.inChanged)()
 	time.Sleep(time.Microsecond) // widen the window for overlapping calls
 	r.mu.Lock()
 	r.changes = append(r.changes, s)
@@ -58,7 +59,8 @@ func (r *recorder) StepChanged(s StepStatus) {
 }
 
 func (r *recorder) Log(step string, attempt int, p []byte) {
-	defer r.enter()()
+	defer r.enter(&r.inLog)()
+	time.Sleep(time.Microsecond)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.logs == nil {
