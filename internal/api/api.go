@@ -189,6 +189,8 @@ type PipelineRun struct {
 	Model        string     `json:"model,omitempty"`
 	ModelVersion int64      `json:"model_version,omitempty"`
 	Promotion    *Promotion `json:"promotion,omitempty"`
+	// InputVersions are the versions of the pipeline's datasets the steps read.
+	InputVersions map[string]int64 `json:"input_versions,omitempty"`
 	Meta
 }
 
@@ -345,7 +347,9 @@ type ScheduleState struct {
 	NextFireAt  *time.Time `json:"next_fire_at,omitempty"`
 	LastFiredAt *time.Time `json:"last_fired_at,omitempty"`
 	LastRunID   int64      `json:"last_run_id,omitempty"`
-	LastSkip    string     `json:"last_skip,omitempty"`
+	// LastRunPipeline is the pipeline LastRunID belongs to (the schedule's pipeline may change).
+	LastRunPipeline string `json:"last_run_pipeline,omitempty"`
+	LastSkip        string `json:"last_skip,omitempty"`
 	// Generation of the schedule the queued firing was computed for.
 	ForGeneration int64 `json:"for_generation"`
 }

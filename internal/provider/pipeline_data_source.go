@@ -2,10 +2,13 @@ package provider
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
 )
 
 var _ datasource.DataSourceWithConfigure = &PipelineDataSource{}
@@ -16,6 +19,14 @@ func NewPipelineDataSource() datasource.DataSource { return &PipelineDataSource{
 // PipelineDataSource reads a pipeline.
 type PipelineDataSource struct {
 	data *providerData
+}
+
+// PipelineDataSourceModel is the state of the mlops_pipeline data source: the
+// resource's attributes and what its newest run did.
+type PipelineDataSourceModel struct {
+	PipelineResourceModel
+	LastRunID    types.Int64  `tfsdk:"last_run_id"`
+	LastRunState types.String `tfsdk:"last_run_state"`
 }
 
 func (d *PipelineDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -33,7 +44,8 @@ func (d *PipelineDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 		return schema.ListAttribute{MarkdownDescription: desc, ElementType: types.StringType, Computed: true}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Reads a pipeline: its steps, parameters and current revision. Absent optional values read as empty strings, maps and lists.",
+		MarkdownDescription: "Reads a pipeline: its steps, parameters, inputs, current revision and newest run. Absent optional values read as empty strings, maps and lists. " +
+			"Use `mlops_pipeline_run` for the details of a run.",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("Identifier, `project/name`."),
 			"project": schema.StringAttribute{
@@ -64,8 +76,15 @@ func (d *PipelineDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 					},
 				},
 			},
-			"labels":   computedMap(pipelineLabelsDescription),
-			"revision": schema.Int64Attribute{MarkdownDescription: pipelineRevisionDescription, Computed: true},
+			"labels":     computedMap(pipelineLabelsDescription),
+			"datasets":   computedList(pipelineDatasetsDescription),
+			"promote_to": computedString(pipelinePromoteToDescription + " Empty when the pipeline promotes nothing."),
+			"revision":   schema.Int64Attribute{MarkdownDescription: pipelineRevisionDescription, Computed: true},
+			"last_run_id": schema.Int64Attribute{
+				MarkdownDescription: "Number of the pipeline's newest run, whatever started it; null while it has none.",
+				Computed:            true,
+			},
+			"last_run_state": computedString("State of the newest run: `queued`, `running`, `succeeded`, `failed` or `cancelled`; null while the pipeline has no run."),
 		},
 	}
 }
@@ -75,17 +94,28 @@ func (d *PipelineDataSource) Configure(_ context.Context, req datasource.Configu
 }
 
 func (d *PipelineDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var cfg PipelineResourceModel
+	var cfg PipelineDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	project := stringOr(cfg.Project, d.data.project)
-	p, err := d.data.client.GetPipeline(ctx, project, cfg.Name.ValueString())
+	project, name := stringOr(cfg.Project, d.data.project), cfg.Name.ValueString()
+	p, err := d.data.client.GetPipeline(ctx, project, name)
 	if err != nil {
-		addAPIError(&resp.Diagnostics, "read pipeline "+cfg.Name.ValueString()+" in project "+project, err)
+		addAPIError(&resp.Diagnostics, "read pipeline "+name+" in project "+project, err)
 		return
 	}
 	cfg.fill(ctx, p, true)
+	cfg.LastRunID, cfg.LastRunState = types.Int64Null(), types.StringNull()
+	run, err := d.data.client.LatestRun(ctx, project, name)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		// No run yet (or the pipeline went away since): nothing to report.
+	case err != nil:
+		addAPIError(&resp.Diagnostics, "read the newest run of pipeline "+name+" in project "+project, err)
+		return
+	default:
+		cfg.LastRunID, cfg.LastRunState = types.Int64Value(run.ID), types.StringValue(run.State)
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &cfg)...)
 }

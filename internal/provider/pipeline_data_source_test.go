@@ -29,6 +29,11 @@ data "mlops_pipeline" "test" {
 				statecheck.ExpectKnownValue(ds, tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
 				statecheck.ExpectKnownValue(ds, tfjsonpath.New("parameters"), knownvalue.MapExact(map[string]knownvalue.Check{"epochs": knownvalue.StringExact("10")})),
 				statecheck.ExpectKnownValue(ds, tfjsonpath.New("labels"), knownvalue.MapExact(map[string]knownvalue.Check{"team": knownvalue.StringExact("risk")})),
+				statecheck.ExpectKnownValue(ds, tfjsonpath.New("datasets"), knownvalue.ListSizeExact(0)),
+				statecheck.ExpectKnownValue(ds, tfjsonpath.New("promote_to"), knownvalue.StringExact("")),
+				// The pipeline has not run.
+				statecheck.ExpectKnownValue(ds, tfjsonpath.New("last_run_id"), knownvalue.Null()),
+				statecheck.ExpectKnownValue(ds, tfjsonpath.New("last_run_state"), knownvalue.Null()),
 				statecheck.ExpectKnownValue(ds, tfjsonpath.New("steps"), knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"name":       knownvalue.StringExact("prepare"),

@@ -45,6 +45,8 @@ type PipelineResourceModel struct {
 	Parameters  types.Map    `tfsdk:"parameters"`
 	Steps       types.List   `tfsdk:"steps"`
 	Labels      types.Map    `tfsdk:"labels"`
+	Datasets    types.List   `tfsdk:"datasets"`
+	PromoteTo   types.String `tfsdk:"promote_to"`
 	Revision    types.Int64  `tfsdk:"revision"`
 }
 
@@ -73,9 +75,9 @@ var pipelineStepType = types.ObjectType{AttrTypes: map[string]attr.Type{
 const (
 	pipelineDescription           = "What the pipeline does."
 	pipelineParametersDescription = "Parameter names (letters, digits and `_`, starting with a letter) and their default values."
-	pipelineStepsDescription      = "The steps, which must form a DAG through `depends_on`; step names are unique. A change to `steps` or `parameters` creates a new revision."
+	pipelineStepsDescription      = "The steps, which must form a DAG through `depends_on`; step names are unique. A change to `steps`, `parameters`, `datasets` or `promote_to` creates a new revision."
 	pipelineLabelsDescription     = "Free-form key/value labels (at most 64; keys 1-63 characters, values up to 256)."
-	pipelineRevisionDescription   = "Number of the immutable revision of `steps` and `parameters` in effect; 1 at creation. Changing only `description` or `labels` keeps it."
+	pipelineRevisionDescription   = "Number of the immutable revision of `steps`, `parameters`, `datasets` and `promote_to` in effect; 1 at creation. Changing only `description` or `labels` keeps it."
 	stepNameDescription           = "Step name: 1-63 lowercase letters, digits, `-` or `_`, unique within the pipeline."
 	stepCommandDescription        = "The step's argv, such as `[\"python\", \"train.py\"]`; at least one element."
 	stepImageDescription          = "Container image, for executors that run containers."
@@ -85,14 +87,22 @@ const (
 	stepRetriesDescription        = "How many times a failed step is retried, 0-10. Defaults to 0."
 )
 
+const (
+	pipelineDatasetsDescription = "Names of the pipeline's input datasets, in the same project; each must exist. Every step sees `MLOPS_DATASET_<NAME>_URI` and `MLOPS_DATASET_<NAME>_VERSION` " +
+		"(the name upper-cased, `-` and `.` as `_`), and a model version a run registers records the first one, at its current version, as its training dataset."
+	pipelinePromoteToDescription = "Alias (such as `staging`) that a successful run moves to the model version it registered, when that version passes the model's gates for the alias; " +
+		"a version that fails them stays unpromoted and the run says why. Avoid an alias that an `mlops_model_alias` resource manages: each run would move it away from the version Terraform declares."
+)
+
 func (r *PipelineResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_pipeline"
 }
 
 func (r *PipelineResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A pipeline is a DAG of steps. The server keeps every version of its `steps` and `parameters` as an immutable revision, " +
-			"which runs and schedules refer to. Every argument but `project` and `name` is updated in place. " +
+		MarkdownDescription: "A pipeline is a DAG of steps. The server keeps every version of its `steps`, `parameters`, `datasets` and `promote_to` as an immutable revision, " +
+			"which each run records. A run that leaves `model.json` and `metrics.json` in `$MLOPS_OUTPUT_DIR` registers a model version (and, with `promote_to`, may move an alias to it). " +
+			"Every argument but `project` and `name` is updated in place. " +
 			"The DAG (unknown dependencies, cycles, duplicate step names) is checked at plan time.",
 		Attributes: map[string]schema.Attribute{
 			"id":      idAttribute("project/name"),
@@ -142,6 +152,17 @@ func (r *PipelineResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				},
 			},
 			"labels": schema.MapAttribute{MarkdownDescription: pipelineLabelsDescription, ElementType: types.StringType, Optional: true},
+			"datasets": schema.ListAttribute{
+				MarkdownDescription: pipelineDatasetsDescription,
+				ElementType:         types.StringType,
+				Optional:            true,
+				Validators:          []validator.List{listvalidator.ValueStringsAre(nameValidator())},
+			},
+			"promote_to": schema.StringAttribute{
+				MarkdownDescription: pipelinePromoteToDescription,
+				Optional:            true,
+				Validators:          []validatorString{nameValidator()},
+			},
 			"revision": schema.Int64Attribute{
 				MarkdownDescription: pipelineRevisionDescription,
 				Computed:            true,
@@ -207,8 +228,9 @@ func pipelineSpecToValidate(ctx context.Context, cfg *PipelineResourceModel) (ap
 	return spec, true
 }
 
-// ModifyPlan keeps revision from the state unless steps or parameters change:
-// only those make the server freeze a new revision.
+// ModifyPlan keeps revision from the state unless the runnable spec (steps,
+// parameters, datasets, promote_to) changes: only that makes the server
+// freeze a new revision.
 func (r *PipelineResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
@@ -223,7 +245,8 @@ func (r *PipelineResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.Steps.Equal(state.Steps) && plan.Parameters.Equal(state.Parameters) {
+	if plan.Steps.Equal(state.Steps) && sameCollection(plan.Parameters, state.Parameters) &&
+		sameCollection(plan.Datasets, state.Datasets) && plan.PromoteTo.Equal(state.PromoteTo) {
 		plan.Revision = state.Revision
 	} else {
 		plan.Revision = types.Int64Unknown()
@@ -236,6 +259,8 @@ func (m *PipelineResourceModel) spec(ctx context.Context, diags *diag.Diagnostic
 		Description: m.Description.ValueString(),
 		Parameters:  stringMap(ctx, m.Parameters, diags),
 		Labels:      stringMap(ctx, m.Labels, diags),
+		Datasets:    stringList(ctx, m.Datasets, diags),
+		PromoteTo:   m.PromoteTo.ValueString(),
 	}
 	var steps []pipelineStepModel
 	diags.Append(m.Steps.ElementsAs(ctx, &steps, false)...)
@@ -262,6 +287,8 @@ func (m *PipelineResourceModel) fill(ctx context.Context, p *api.Pipeline, dataS
 	m.Description = keepEmptyString(p.Description, dataSource || isEmpty(m.Description))
 	m.Parameters = keepEmptyMap(p.Parameters, dataSource || isEmpty(m.Parameters))
 	m.Labels = keepEmptyMap(p.Labels, dataSource || isEmpty(m.Labels))
+	m.Datasets = keepEmptyList(p.Datasets, dataSource || isEmpty(m.Datasets))
+	m.PromoteTo = keepEmptyString(p.PromoteTo, dataSource)
 	var prior []pipelineStepModel
 	if !m.Steps.IsNull() && !m.Steps.IsUnknown() {
 		_ = m.Steps.ElementsAs(ctx, &prior, false) // best effort: only used to keep empty values
@@ -357,6 +384,12 @@ func (r *PipelineResource) Delete(ctx context.Context, req resource.DeleteReques
 
 func (r *PipelineResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importParts(ctx, req.ID, "project/name", r.data, resp, "project", "name")
+}
+
+// sameCollection says whether two maps or lists are equal, null and empty
+// alike: the server does not tell them apart, so neither makes a revision.
+func sameCollection(a, b attr.Value) bool {
+	return a.Equal(b) || ((a.IsNull() || isEmpty(a)) && (b.IsNull() || isEmpty(b)))
 }
 
 // dpKnownStringList converts a list attribute whose elements are all known; null is nil.

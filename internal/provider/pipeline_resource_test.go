@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -279,6 +280,165 @@ resource "mlops_pipeline" "test" {
 				},
 			},
 			{Config: config, PlanOnly: true},
+		},
+	})
+}
+
+// pipelineInputsConfig is a one-step pipeline; attrs are extra attribute lines.
+func pipelineInputsConfig(attrs string) string {
+	return fmt.Sprintf(`
+resource "mlops_pipeline" "test" {
+  name  = "inputs"
+  steps = [{ name = "train", command = ["true"] }]
+%s
+}
+`, attrs)
+}
+
+// datasets and promote_to are part of the runnable spec: changing either
+// makes a new revision, and the plan says the revision is not known yet.
+func TestAccPipelineResource_inputs(t *testing.T) {
+	srv := acctest.StartServer(t)
+	ctx := context.Background()
+	modelCreateDataset(t, srv, "features")
+	modelCreateDataset(t, srv, "labels")
+	const res = "mlops_pipeline.test"
+	revisionIs := func(n int64) []statecheck.StateCheck {
+		return []statecheck.StateCheck{statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(n))}
+	}
+	newRevision := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+		plancheck.ExpectUnknownValue(res, tfjsonpath.New("revision")),
+	}}
+	both := `
+  datasets   = ["features", "labels"]
+  promote_to = "staging"
+`
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: srv.Config(pipelineInputsConfig("")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("datasets"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("promote_to"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
+				},
+			},
+			{
+				Config:           srv.Config(pipelineInputsConfig(both)),
+				ConfigPlanChecks: newRevision,
+				ConfigStateChecks: append(revisionIs(2),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("datasets"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.StringExact("features"), knownvalue.StringExact("labels"),
+					})),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("promote_to"), knownvalue.StringExact("staging")),
+				),
+				Check: func(*terraform.State) error {
+					r, err := srv.Client.GetPipelineRevision(ctx, "default", "inputs", 2)
+					if err != nil || len(r.Datasets) != 2 || r.Datasets[1] != "labels" || r.PromoteTo != "staging" {
+						return fmt.Errorf("revision 2 is %+v, %v", r, err)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:      res,
+				ImportState:       true,
+				ImportStateId:     "default/inputs",
+				ImportStateVerify: true,
+			},
+			{
+				// Only promote_to changes: a new revision too.
+				Config:            srv.Config(pipelineInputsConfig(strings.Replace(both, "staging", "champion", 1))),
+				ConfigPlanChecks:  newRevision,
+				ConfigStateChecks: revisionIs(3),
+			},
+			{
+				// Only the order of the inputs changes: the first one is the lineage, so a new revision.
+				Config: srv.Config(pipelineInputsConfig(`
+  datasets   = ["labels", "features"]
+  promote_to = "champion"
+`)),
+				ConfigPlanChecks:  newRevision,
+				ConfigStateChecks: revisionIs(4),
+			},
+			{
+				// A label is not part of the runnable spec: the revision is known in the plan.
+				Config: srv.Config(pipelineInputsConfig(`
+  datasets   = ["labels", "features"]
+  promote_to = "champion"
+  labels     = { team = "risk" }
+`)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(4)),
+				}},
+				ConfigStateChecks: revisionIs(4),
+			},
+			{
+				// Drift: someone drops the inputs outside Terraform; the plan restores them.
+				PreConfig: func() {
+					p, err := srv.Client.GetPipeline(ctx, "default", "inputs")
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.Datasets, p.PromoteTo = nil, ""
+					if _, err := srv.Client.UpdatePipeline(ctx, "default", "inputs", p.PipelineSpec, 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: srv.Config(pipelineInputsConfig(`
+  datasets   = ["labels", "features"]
+  promote_to = "champion"
+  labels     = { team = "risk" }
+`)),
+				ConfigPlanChecks:  newRevision,
+				ConfigStateChecks: revisionIs(6), // 5 was the hand edit
+			},
+			{
+				// Removing both goes back to no inputs, and an empty list is kept as written.
+				Config:           srv.Config(pipelineInputsConfig(`  datasets = []`)),
+				ConfigPlanChecks: newRevision,
+				ConfigStateChecks: append(revisionIs(7),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("datasets"), knownvalue.ListSizeExact(0)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("promote_to"), knownvalue.Null()),
+				),
+			},
+			{
+				// [] and unset mean the same to the server: no new revision.
+				Config: srv.Config(pipelineInputsConfig("")),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("revision"), knownvalue.Int64Exact(7)),
+				}},
+				ConfigStateChecks: revisionIs(7),
+			},
+			{Config: srv.Config(pipelineInputsConfig("")), PlanOnly: true},
+		},
+	})
+}
+
+// Invalid inputs fail at plan time; a dataset that does not exist fails the
+// apply on the element at fault.
+func TestAccPipelineResource_invalidInputs(t *testing.T) {
+	srv := acctest.StartServer(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      srv.Config(pipelineInputsConfig(`  datasets = ["Churn Data"]`)),
+				ExpectError: regexp.MustCompile(`(?s)datasets\[0\].*"Churn Data"`),
+				PlanOnly:    true,
+			},
+			{
+				Config:      srv.Config(pipelineInputsConfig(`  promote_to = "Prod!"`)),
+				ExpectError: regexp.MustCompile(`(?s)promote_to.*"Prod!"`),
+				PlanOnly:    true,
+			},
+			{
+				Config:      srv.Config(pipelineInputsConfig(`  datasets = ["missing"]`)),
+				ExpectError: regexp.MustCompile(`(?s)datasets\[0\].*dataset "missing" is not in project "default"`),
+			},
 		},
 	})
 }

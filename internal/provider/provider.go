@@ -150,7 +150,7 @@ func (p *MlopsProvider) DataSources(context.Context) []func() datasource.DataSou
 	return []func() datasource.DataSource{
 		NewProjectDataSource,
 		// datasets and pipelines
-		NewDatasetDataSource, NewPipelineDataSource,
+		NewDatasetDataSource, NewPipelineDataSource, NewPipelineRunDataSource,
 		// models, versions and aliases
 		NewModelDataSource, NewModelVersionDataSource,
 	}

@@ -60,6 +60,8 @@ type RetrainingScheduleResourceModel struct {
 	EndAt             types.String `tfsdk:"end_at"`
 	Description       types.String `tfsdk:"description"`
 	NextRunAt         types.String `tfsdk:"next_run_at"`
+	LastRunID         types.Int64  `tfsdk:"last_run_id"`
+	LastRunState      types.String `tfsdk:"last_run_state"`
 }
 
 func (r *RetrainingScheduleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -150,6 +152,17 @@ func (r *RetrainingScheduleResource) Schema(_ context.Context, _ resource.Schema
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{pausedNextRunModifier{}},
 			},
+			// No UseStateForUnknown on these two: the schedule firing changes
+			// them between plan and apply, so an update plan cannot know them.
+			"last_run_id": schema.Int64Attribute{
+				MarkdownDescription: "Number of the newest run this schedule started (see the `mlops_pipeline_run` data source); null until the schedule first fired. " +
+					"It changes as the schedule fires, so it is unknown in plans that change the schedule.",
+				Computed: true,
+			},
+			"last_run_state": schema.StringAttribute{
+				MarkdownDescription: "State of that run as of the last read: `queued`, `running`, `succeeded`, `failed` or `cancelled`; null until the schedule first fired.",
+				Computed:            true,
+			},
 		},
 	}
 }
@@ -226,6 +239,11 @@ func (m *RetrainingScheduleResourceModel) fill(sc *api.Schedule) {
 	if sc.NextRunAt != nil {
 		m.NextRunAt = types.StringValue(sc.NextRunAt.UTC().Format(time.RFC3339Nano))
 	}
+	m.LastRunID = types.Int64Null()
+	if sc.LastRunID > 0 {
+		m.LastRunID = types.Int64Value(sc.LastRunID)
+	}
+	m.LastRunState = optionalString(sc.LastRunState)
 }
 
 func (r *RetrainingScheduleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -140,6 +140,9 @@ func TestAccRetrainingScheduleResource(t *testing.T) {
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("paused"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("interval"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("next_run_at"), nextRunIs(api.ScheduleSpec{Cron: "0 3 * * *", Timezone: "UTC"})),
+					// It has not fired yet.
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("last_run_id"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("last_run_state"), knownvalue.Null()),
 				},
 				Check: func(*terraform.State) error {
 					sc, err := srv.Client.GetSchedule(ctx, api.DefaultProject, "nightly")
@@ -221,6 +224,9 @@ func TestAccRetrainingScheduleResource(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 						plancheck.ExpectKnownValue(addr, tfjsonpath.New("next_run_at"), knownvalue.Null()),
+						// Firings change these outside Terraform, so an update plan leaves them open.
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("last_run_id")),
+						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("last_run_state")),
 					},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{

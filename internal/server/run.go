@@ -225,6 +225,11 @@ func (s *Server) scheduleStatus(ctx context.Context, sc *api.Schedule) {
 	}
 	sc.LastFiredAt, sc.LastSkip, sc.LastRunID = st.LastFiredAt, st.LastSkip, st.LastRunID
 	if st.LastRunID > 0 {
+		if st.LastRunPipeline != "" && st.LastRunPipeline != sc.Pipeline {
+			// The schedule now runs another pipeline; its last run is not one of that pipeline's.
+			sc.LastRunID = 0
+			return
+		}
 		if r, _, err := load[api.PipelineRun](ctx, s.store, store.PipelineRunKey(sc.Project, sc.Pipeline, st.LastRunID)); err == nil {
 			sc.LastRunState = r.State
 		}

@@ -95,13 +95,8 @@ func (e *Engine) registerOutputs(ctx context.Context, a runArgs, rev api.Pipelin
 			Labels:      map[string]string{"pipeline": a.Pipeline, "pipeline_revision": strconv.FormatInt(rev.Revision, 10), "trigger": run.Trigger},
 		}
 		if len(rev.Datasets) > 0 {
-			do, err := tx.Get(ctx, store.DatasetKey(a.Project, rev.Datasets[0]))
-			if err == nil {
-				var d api.Dataset
-				if json.Unmarshal(do.Data, &d) == nil {
-					spec.Dataset, spec.DatasetVersion = d.Name, d.Version
-				}
-			}
+			// The version the steps read, not whatever the dataset is now.
+			spec.Dataset, spec.DatasetVersion = rev.Datasets[0], run.InputVersions[rev.Datasets[0]]
 		}
 		n, err := tx.NextSequence(ctx, store.ModelVersionScope(a.Project, m.Model))
 		if err != nil {

@@ -245,7 +245,13 @@ func (e *Engine) execute(ctx context.Context, a runArgs, rev api.PipelineRevisio
 	}, nil); err != nil {
 		return err
 	}
-	env, err := e.stepEnv(ctx, a, rev, params)
+	env, inputs, err := e.stepEnv(ctx, a, rev, params)
+	if err == nil {
+		err = e.updateRun(ctx, a.Project, a.Pipeline, a.ID, func(r *api.PipelineRun) error {
+			r.InputVersions = inputs
+			return nil
+		}, nil)
+	}
 	if err != nil {
 		return e.updateRun(ctx, a.Project, a.Pipeline, a.ID, func(r *api.PipelineRun) error {
 			finishRun(r, api.RunFailed, err.Error(), e.now())
@@ -295,8 +301,9 @@ func runID(a runArgs) string {
 // stepEnv is the clean environment of every step: the engine's base, run
 // metadata, parameters and input dataset URIs. Nothing else of the server's
 // environment (its admin token, its database URL) reaches a step.
-func (e *Engine) stepEnv(ctx context.Context, a runArgs, rev api.PipelineRevision, params map[string]string) (map[string]string, error) {
+func (e *Engine) stepEnv(ctx context.Context, a runArgs, rev api.PipelineRevision, params map[string]string) (map[string]string, map[string]int64, error) {
 	env := map[string]string{}
+	inputs := map[string]int64{}
 	maps.Copy(env, e.cfg.Env)
 	env["MLOPS_RUN_ID"] = runID(a)
 	env["MLOPS_PROJECT"] = a.Project
@@ -308,16 +315,17 @@ func (e *Engine) stepEnv(ctx context.Context, a runArgs, rev api.PipelineRevisio
 	for _, name := range rev.Datasets {
 		o, err := e.store.Get(ctx, store.DatasetKey(a.Project, name))
 		if err != nil {
-			return nil, fmt.Errorf("input dataset %q: %w", name, err)
+			return nil, nil, fmt.Errorf("input dataset %q: %w", name, err)
 		}
 		var d api.Dataset
 		if err := json.Unmarshal(o.Data, &d); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		inputs[name] = d.Version
 		env["MLOPS_DATASET_"+envName(name)+"_URI"] = d.URI
 		env["MLOPS_DATASET_"+envName(name)+"_VERSION"] = strconv.FormatInt(d.Version, 10)
 	}
-	return env, nil
+	return env, inputs, nil
 }
 
 func envName(s string) string {

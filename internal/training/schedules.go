@@ -116,6 +116,13 @@ func (e *Engine) fire(ctx context.Context, a fireArgs) error {
 			return err
 		}
 		now := e.now()
+		if now.Before(a.Due) {
+			// The queue found the job due before our clock does: River rounds
+			// scheduled_at to the millisecond on SQLite and uses the database's
+			// clock on PostgreSQL. Firing nothing here would re-queue this same
+			// due time, which its unique job makes a no-op, and stall the schedule.
+			now = a.Due
+		}
 		if sc.EndAt != nil && a.Due.After(*sc.EndAt) || sc.Paused {
 			st.NextFireAt = nil
 			return saveScheduleState(ctx, tx, a.Project, a.Schedule, st)
@@ -168,7 +175,7 @@ func (e *Engine) fireOnce(ctx context.Context, tx store.Store, sc *api.Schedule,
 	if err != nil {
 		return err
 	}
-	st.LastRunID, st.LastSkip = run.ID, ""
+	st.LastRunID, st.LastRunPipeline, st.LastSkip = run.ID, run.Pipeline, ""
 	return nil
 }
 

@@ -4,6 +4,14 @@ resource "mlops_pipeline" "train" {
   description = "Prepare features, train and evaluate"
   parameters  = { learning_rate = "0.1", max_depth = "6" }
 
+  # Steps see MLOPS_DATASET_CUSTOMERS_URI; a registered version records the
+  # first dataset, at its current version, as lineage.
+  datasets = [mlops_dataset.customers.name]
+  # A run whose step writes model.json and metrics.json to $MLOPS_OUTPUT_DIR
+  # registers a version; it takes this alias when it passes the alias's gates.
+  # Pick an alias no mlops_model_alias resource manages.
+  promote_to = "staging"
+
   steps = [
     {
       name    = "prepare"
