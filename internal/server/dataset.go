@@ -19,23 +19,9 @@ import (
 func (s *Server) registerDatasets() {
 	tags := []string{"datasets"}
 	base := "/v1/projects/{project}/datasets"
-	register(s, accessRead, huma.Operation{
-		OperationID: "list-datasets", Method: http.MethodGet, Path: base, Tags: tags, Summary: "List datasets",
-	}, func(ctx context.Context, in *struct {
-		ProjectPath
-		Paging
-	}) (*ListBody[api.Dataset], error) {
-		if err := s.requireProject(ctx, in.Project); err != nil {
-			return nil, err
-		}
-		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindDataset, Project: in.Project}, in.Paging, func(v *api.Dataset, o *store.Object) error {
-			v.Meta = meta(o)
-			return nil
-		})
-		if err != nil {
-			return nil, s.listError(ctx, err)
-		}
-		return &ListBody[api.Dataset]{Body: *page}, nil
+	registerProjectList(s, "list-datasets", base, "List datasets", tags, store.KindDataset, func(_ context.Context, v *api.Dataset, o *store.Object) error {
+		v.Meta = meta(o)
+		return nil
 	})
 
 	register(s, accessWrite, huma.Operation{

@@ -45,22 +45,8 @@ type DeleteModelInput struct {
 func (s *Server) registerModels() {
 	tags := []string{"models"}
 	base := "/v1/projects/{project}/models"
-	register(s, accessRead, huma.Operation{
-		OperationID: "list-models", Method: http.MethodGet, Path: base, Tags: tags, Summary: "List models",
-	}, func(ctx context.Context, in *struct {
-		ProjectPath
-		Paging
-	}) (*ListBody[api.Model], error) {
-		if err := s.requireProject(ctx, in.Project); err != nil {
-			return nil, err
-		}
-		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindModel, Project: in.Project}, in.Paging, func(v *api.Model, o *store.Object) error {
-			return s.fillModel(ctx, s.store, v, o)
-		})
-		if err != nil {
-			return nil, s.listError(ctx, err)
-		}
-		return &ListBody[api.Model]{Body: *page}, nil
+	registerProjectList(s, "list-models", base, "List models", tags, store.KindModel, func(ctx context.Context, v *api.Model, o *store.Object) error {
+		return s.fillModel(ctx, s.store, v, o)
 	})
 
 	register(s, accessWrite, huma.Operation{

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
@@ -126,4 +128,26 @@ func checkName(field, name string) error {
 		return badRequest(fe)
 	}
 	return nil
+}
+
+// registerProjectList registers GET base: one page of a kind's objects in a
+// project, each completed by fill.
+func registerProjectList[T any](s *Server, id, base, summary string, tags []string, kind store.Kind, fill func(context.Context, *T, *store.Object) error) {
+	register(s, accessRead, huma.Operation{
+		OperationID: id, Method: http.MethodGet, Path: base, Tags: tags, Summary: summary,
+	}, func(ctx context.Context, in *struct {
+		ProjectPath
+		Paging
+	}) (*ListBody[T], error) {
+		if err := s.requireProject(ctx, in.Project); err != nil {
+			return nil, err
+		}
+		page, err := list(ctx, s.store, store.ListQuery{Kind: kind, Project: in.Project}, in.Paging, func(v *T, o *store.Object) error {
+			return fill(ctx, v, o)
+		})
+		if err != nil {
+			return nil, s.listError(ctx, err)
+		}
+		return &ListBody[T]{Body: *page}, nil
+	})
 }

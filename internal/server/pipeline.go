@@ -38,23 +38,9 @@ type RevisionPath struct {
 func (s *Server) registerPipelines() {
 	tags := []string{"pipelines"}
 	base := "/v1/projects/{project}/pipelines"
-	register(s, accessRead, huma.Operation{
-		OperationID: "list-pipelines", Method: http.MethodGet, Path: base, Tags: tags, Summary: "List pipelines",
-	}, func(ctx context.Context, in *struct {
-		ProjectPath
-		Paging
-	}) (*ListBody[api.Pipeline], error) {
-		if err := s.requireProject(ctx, in.Project); err != nil {
-			return nil, err
-		}
-		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindPipeline, Project: in.Project}, in.Paging, func(v *api.Pipeline, o *store.Object) error {
-			v.Meta = meta(o)
-			return nil
-		})
-		if err != nil {
-			return nil, s.listError(ctx, err)
-		}
-		return &ListBody[api.Pipeline]{Body: *page}, nil
+	registerProjectList(s, "list-pipelines", base, "List pipelines", tags, store.KindPipeline, func(_ context.Context, v *api.Pipeline, o *store.Object) error {
+		v.Meta = meta(o)
+		return nil
 	})
 
 	register(s, accessWrite, huma.Operation{

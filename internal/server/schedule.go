@@ -55,23 +55,9 @@ func (s *Server) fillSchedule(ctx context.Context, sc *api.Schedule, o *store.Ob
 func (s *Server) registerSchedules() {
 	tags := []string{"schedules"}
 	base := "/v1/projects/{project}/schedules"
-	register(s, accessRead, huma.Operation{
-		OperationID: "list-schedules", Method: http.MethodGet, Path: base, Tags: tags, Summary: "List retraining schedules",
-	}, func(ctx context.Context, in *struct {
-		ProjectPath
-		Paging
-	}) (*ListBody[api.Schedule], error) {
-		if err := s.requireProject(ctx, in.Project); err != nil {
-			return nil, err
-		}
-		page, err := list(ctx, s.store, store.ListQuery{Kind: store.KindSchedule, Project: in.Project}, in.Paging, func(v *api.Schedule, o *store.Object) error {
-			s.fillSchedule(ctx, v, o)
-			return nil
-		})
-		if err != nil {
-			return nil, s.listError(ctx, err)
-		}
-		return &ListBody[api.Schedule]{Body: *page}, nil
+	registerProjectList(s, "list-schedules", base, "List retraining schedules", tags, store.KindSchedule, func(ctx context.Context, v *api.Schedule, o *store.Object) error {
+		s.fillSchedule(ctx, v, o)
+		return nil
 	})
 
 	register(s, accessWrite, huma.Operation{
