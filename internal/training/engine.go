@@ -121,7 +121,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			queueRuns:      {MaxWorkers: e.cfg.RunWorkers},
-			queueSchedules: {MaxWorkers: 4},
+			// Firing is short database work; many workers let thousands of
+			// schedules due at once start within seconds.
+			queueSchedules: {MaxWorkers: 32},
 		}
 	}
 	client, err := river.NewClient(e.driver, rc)
