@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		river.AddWorker(workers, &fireWorker{e: e})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
-			queueRuns:      {MaxWorkers: e.cfg.RunWorkers},
+			queueRuns: {MaxWorkers: e.cfg.RunWorkers},
 			// Firing is short database work; many workers let thousands of
 			// schedules due at once start within seconds.
 			queueSchedules: {MaxWorkers: 32},
