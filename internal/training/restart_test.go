@@ -56,9 +56,8 @@ func TestRestartFiresMissedTimesOnce(t *testing.T) {
 			restarted := time.Now()
 			second := startNode(t, url, nodeOptions{})
 			c := second.Client
-			if runs := scheduleRuns(t, c, "p", "s"); len(runs) != 0 {
-				t.Fatalf("runs before the restart: %s", runStates(runs))
-			}
+			// The restarted engine may fire the missed times before startNode
+			// returns; runs created before the restart are caught below.
 			until(t, restarted.Add(5*time.Second), "the missed due times fire", func() (bool, string) {
 				runs := scheduleRuns(t, c, "p", "s")
 				return len(runs) >= tc.want, runStates(runs)
