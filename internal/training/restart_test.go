@@ -83,7 +83,7 @@ func TestRestartFiresMissedTimesOnce(t *testing.T) {
 			if sc.NextRunAt == nil || !sc.NextRunAt.Equal(next) {
 				t.Fatalf("next_run_at %v, want %s", sc.NextRunAt, next)
 			}
-			until(t, next.Add(4*time.Second), "the first due time after the restart fires", func() (bool, string) {
+			until(t, next.Add(8*time.Second), "the first due time after the restart fires", func() (bool, string) {
 				runs := scheduleRuns(t, c, "p", "s")
 				return len(runs) == tc.want+1, runStates(runs)
 			})
@@ -100,7 +100,9 @@ func TestRestartFiresMissedTimesOnce(t *testing.T) {
 				t.Fatalf("%d runs for %d due times (catchup=%v), want %d: %s", len(runs), dues, tc.catchup, wantRuns, runStates(runs))
 			}
 			last := runs[len(runs)-1]
-			if last.CreatedAt.Before(next) || last.CreatedAt.After(next.Add(3*time.Second)) {
+			// River releases scheduled jobs every few seconds; lateness is the bench's
+			// concern, exactly-once is this test's.
+			if last.CreatedAt.Before(next) || last.CreatedAt.After(next.Add(8*time.Second)) {
 				t.Fatalf("the run due %s was created %s", next, last.CreatedAt)
 			}
 			if gap := last.CreatedAt.Sub(runs[len(runs)-2].CreatedAt); gap < 5*time.Second {
