@@ -41,6 +41,7 @@ func Start(t testing.TB) *Instance {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	storetest.LimitConnections(st)
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -21,6 +21,7 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
 )
 
@@ -49,6 +50,7 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
+	storetest.LimitConnections(st)
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -44,8 +45,11 @@ var postgresDialect = &dialect{
 	name:   "postgres",
 	driver: "pgx",
 	configure: func(db *sql.DB) {
+		// PostgreSQL allows 100 connections by default, shared by every
+		// replica: keep few idle ones, and let them go when quiet.
 		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(32)
+		db.SetMaxIdleConns(8)
+		db.SetConnMaxIdleTime(time.Minute)
 	},
 	rebind: rebindDollar,
 	isUnique: func(err error) bool {

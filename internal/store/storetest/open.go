@@ -76,6 +76,7 @@ func Postgres(t testing.TB) *sqlstore.Store {
 	if err != nil {
 		t.Fatalf("open postgres store: %v", err)
 	}
+	LimitConnections(s)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -90,4 +91,15 @@ func DatabaseURL(t testing.TB) string {
 		return PostgresURL(t)
 	}
 	return "sqlite://" + filepath.Join(t.TempDir(), "mlops.db")
+}
+
+// LimitConnections keeps a test store to a few database connections, so that
+// tests running in parallel stay within PostgreSQL's max_connections (100).
+func LimitConnections(s *sqlstore.Store) {
+	if s.Dialect() == "postgres" {
+		// Acceptance tests start their servers before they pause for t.Parallel,
+		// so dozens of stores can be open at once: keep few connections each.
+		s.DB().SetMaxOpenConns(10)
+		s.DB().SetMaxIdleConns(2)
+	}
 }
