@@ -86,10 +86,25 @@ func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 		t.Fatalf("creating the schedules took until %s, past the first due time %s", last, t0)
 	}
 	lastDue := func(round int) time.Time { return starts[n-1].Add(time.Duration(round) * 10 * time.Second) }
+	// finished waits until every firing of the rounds up to round has completed.
+	finished := func(round int, deadline time.Time) {
+		until(t, deadline, fmt.Sprintf("firings of rounds 0-%d finished", round), func() (bool, string) {
+			var unfinished int
+			if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'schedule_fire'
+				AND scheduled_at <= $1 AND state <> 'completed'`, lastDue(round)).Scan(&unfinished); err != nil {
+				t.Fatal(err)
+			}
+			return unfinished == 0, fmt.Sprintf("%d unfinished", unfinished)
+		})
+	}
 
 	// Rounds 0 and 1 fire on both replicas; in the quiet time after round 1
-	// the replica that is not the leader dies.
-	sleepUntil(lastDue(1).Add(3 * time.Second))
+	// (once every firing of rounds 0 and 1 has finished: under load that can
+	// take seconds) the replica that is not the leader dies. A replica killed
+	// mid-firing leaves that job to River's stuck-job rescue, minutes later,
+	// which this test does not wait for.
+	sleepUntil(lastDue(1).Add(time.Second))
+	finished(1, t0.Add(19*time.Second))
 	lead := leader()
 	victim, survivor := "b", "a"
 	if lead != idA {
@@ -102,7 +117,8 @@ func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 
 	// Round 2 fires on the survivor alone; in the quiet time after it every
 	// schedule is paused.
-	sleepUntil(lastDue(2).Add(3 * time.Second))
+	sleepUntil(lastDue(2).Add(time.Second))
+	finished(2, t0.Add(27*time.Second))
 	paused := make([]time.Time, n)
 	for i := range n {
 		sc, err := cs.UpdateSchedule(ctx, "default", name(i), api.ScheduleSpec{
