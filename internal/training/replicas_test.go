@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,7 +71,8 @@ func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 	// start_at spreads the due times of the schedules over 2s (longer than
 	// the replicas' 1s poll, so that both take firings): schedule i is due at
 	// t0+i*20ms, then every 10s.
-	t0 := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second)
+	// 10s leaves room for creating 100 schedules on a loaded machine.
+	t0 := time.Now().Add(10 * time.Second).UTC().Truncate(time.Second)
 	starts := make([]time.Time, n)
 	created := make([]time.Time, n)
 	for i := range n {
@@ -119,18 +122,32 @@ func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 	// schedule is paused.
 	sleepUntil(lastDue(2).Add(time.Second))
 	finished(2, t0.Add(27*time.Second))
+	// Paused from 8 goroutines: one by one takes seconds under load.
 	paused := make([]time.Time, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
 	for i := range n {
-		sc, err := cs.UpdateSchedule(ctx, "default", name(i), api.ScheduleSpec{
-			Pipeline: name(i), Interval: "10s", StartAt: &starts[i], ConcurrencyPolicy: "allow", Paused: true,
-		}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		paused[i] = sc.UpdatedAt
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			sc, err := cs.UpdateSchedule(ctx, "default", name(i), api.ScheduleSpec{
+				Pipeline: name(i), Interval: "10s", StartAt: &starts[i], ConcurrencyPolicy: "allow", Paused: true,
+			}, 0)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			paused[i] = sc.UpdatedAt
+		})
 	}
-	if next := t0.Add(30 * time.Second); !paused[n-1].Before(next) {
-		t.Fatalf("pausing took until %s, past the next due time %s", paused[n-1], next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	lastPaused := slices.MaxFunc(paused, func(a, b time.Time) int { return a.Compare(b) })
+	if next := t0.Add(30 * time.Second); !lastPaused.Before(next) {
+		t.Fatalf("pausing took until %s, past the next due time %s", lastPaused, next)
 	}
 
 	// Every due time between creation and pause fired exactly once, on time.
