@@ -176,8 +176,10 @@ type PipelineRun struct {
 	ID       int64 `json:"id"`
 	Revision int64 `json:"revision"`
 	// Trigger is manual, schedule:<name> or monitor:<name>.
-	Trigger    string            `json:"trigger"`
-	Parameters map[string]string `json:"parameters,omitempty"`
+	Trigger string `json:"trigger"`
+	// TriggerEvaluation is the monitor evaluation that started the run (trigger monitor:<name>).
+	TriggerEvaluation int64             `json:"trigger_evaluation,omitempty"`
+	Parameters        map[string]string `json:"parameters,omitempty"`
 	// State is queued, running, succeeded, failed or cancelled.
 	State           string     `json:"state" enum:"queued,running,succeeded,failed,cancelled"`
 	Error           string     `json:"error,omitempty"`

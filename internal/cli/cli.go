@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,8 @@ const (
 	EnvExecutor   = "MLOPSD_EXECUTOR"
 	EnvRole       = "MLOPSD_ROLE"
 	EnvDataDir    = "MLOPSD_DATA_DIR"
+	// EnvAllowPrivateWebhooks is true or 1 to allow webhooks to private addresses.
+	EnvAllowPrivateWebhooks = "MLOPSD_ALLOW_PRIVATE_WEBHOOKS"
 )
 
 const (
@@ -52,6 +55,15 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// envBool reads a boolean variable: 1, true, yes or on (any case) is true.
+func envBool(name string) bool {
+	switch strings.ToLower(os.Getenv(name)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
 }
 
 func databaseFlag(cmd *cobra.Command, target *string) {

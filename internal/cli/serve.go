@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
@@ -28,6 +29,7 @@ type serveOptions struct {
 	executor, role, dataDir                      string
 	runWorkers, stepConcurrency                  int
 	shutdownTimeout                              time.Duration
+	allowPrivateWebhooks                         bool
 }
 
 func newServe(version string) *cobra.Command {
@@ -54,6 +56,8 @@ func newServe(version string) *cobra.Command {
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", envOr(EnvDataDir, "./mlops-data"), "directory for run working and output directories (env "+EnvDataDir+")")
 	cmd.Flags().IntVar(&o.runWorkers, "run-workers", 4, "runs this process executes at once")
 	cmd.Flags().IntVar(&o.stepConcurrency, "step-concurrency", 4, "steps of one run that execute at once")
+	cmd.Flags().BoolVar(&o.allowPrivateWebhooks, "allow-private-webhooks", envBool(EnvAllowPrivateWebhooks),
+		"let monitor webhooks reach loopback, private and link-local addresses (env "+EnvAllowPrivateWebhooks+"); off by default so API users cannot probe internal hosts")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -93,7 +97,8 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots, Engine: engine})
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots, Engine: engine,
+		AllowPrivateWebhooks: o.allowPrivateWebhooks})
 	if err != nil {
 		return err
 	}
@@ -197,8 +202,12 @@ func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slo
 	if err != nil {
 		return nil, err
 	}
+	roots, err := dataset.NewRoots(o.dataRoots)
+	if err != nil {
+		return nil, err
+	}
 	return training.New(ctx, training.Config{
 		Store: st, Logger: log, Executor: ex, Work: work, RunWorkers: o.runWorkers, StepConcurrency: o.stepConcurrency,
-		DataDir: dataDir, Env: training.BaseEnv(),
+		DataDir: dataDir, Env: training.BaseEnv(), DataRoots: roots, AllowPrivateWebhooks: o.allowPrivateWebhooks,
 	})
 }

@@ -120,6 +120,59 @@ type scanFunc func(ctx context.Context, f *os.File, r io.Reader, t *table) error
 // Inspect reads the dataset at path in the given format ("csv", "jsonl",
 // "parquet"), validates it against schema (may be nil) and profiles it.
 func Inspect(ctx context.Context, path, format string, schema []api.Column) (*Result, error) {
+	t, digest, size, err := read(ctx, path, format, schema)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Digest: digest, SizeBytes: size, RowCount: t.rows}
+	res.Columns = make([]api.ColumnProfile, len(t.cols))
+	for i, c := range t.cols {
+		res.Columns[i] = c.profile(t.rows)
+	}
+	return res, nil
+}
+
+// Values is one column's content: numbers for numeric columns, counts per
+// value for the others.
+type Values struct {
+	Name string
+	// Type is the column's type (declared or inferred); see the package doc.
+	Type    string
+	Numeric bool
+	// Numbers holds the non-missing values of a numeric column, in file order.
+	Numbers []float64
+	// Counts holds how often each non-missing value of a categorical column
+	// occurs; booleans are counted as "true" and "false".
+	Counts  map[string]int64
+	Missing int64
+}
+
+// Columns reads the dataset at path like Inspect and returns every column's
+// values, as drift statistics need them, with the file's digest and rows.
+func Columns(ctx context.Context, path, format string, schema []api.Column) (cols []Values, digest string, rows int64, err error) {
+	t, digest, _, err := read(ctx, path, format, schema)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	cols = make([]Values, len(t.cols))
+	for i, c := range t.cols {
+		typ := c.finalType()
+		v := Values{Name: c.name, Type: typ, Missing: t.rows - c.count}
+		switch typ {
+		case typeInteger, typeNumber:
+			v.Numeric, v.Numbers = true, c.nums
+		case typeBoolean:
+			v.Counts = canonicalBools(c.cats)
+		default:
+			v.Counts = c.cats
+		}
+		cols[i] = v
+	}
+	return cols, digest, t.rows, nil
+}
+
+// read scans, validates and (when needed) rescans a dataset file.
+func read(ctx context.Context, path, format string, schema []api.Column) (*table, string, int64, error) {
 	var scan scanFunc
 	switch strings.ToLower(format) {
 	case "csv":
@@ -129,23 +182,23 @@ func Inspect(ctx context.Context, path, format string, schema []api.Column) (*Re
 	case "parquet":
 		scan = scanParquet
 	default:
-		return nil, fmt.Errorf("unsupported dataset format %q (want csv, jsonl or parquet)", format)
+		return nil, "", 0, fmt.Errorf("unsupported dataset format %q (want csv, jsonl or parquet)", format)
 	}
 	declared, err := checkSchema(schema)
 	if err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
 
 	t := newTable(schema, declared, nil)
 	digest, size, err := scanFile(ctx, path, scan, t)
 	if err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
 	if err := t.checkDeclared(); err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
 
 	// Columns inferred numeric until a non-numeric value showed up have no
@@ -155,10 +208,10 @@ func Inspect(ctx context.Context, path, format string, schema []api.Column) (*Re
 		t2 := newTable(nil, nil, rescan)
 		digest2, _, err := scanFile(ctx, path, scan, t2)
 		if err != nil {
-			return nil, err
+			return nil, "", 0, err
 		}
 		if digest2 != digest || t2.rows != t.rows {
-			return nil, errors.New("the file changed while it was being read")
+			return nil, "", 0, errors.New("the file changed while it was being read")
 		}
 		for _, c := range t.cols {
 			if c.rescan {
@@ -166,13 +219,7 @@ func Inspect(ctx context.Context, path, format string, schema []api.Column) (*Re
 			}
 		}
 	}
-
-	res := &Result{Digest: digest, SizeBytes: size, RowCount: t.rows}
-	res.Columns = make([]api.ColumnProfile, len(t.cols))
-	for i, c := range t.cols {
-		res.Columns[i] = c.profile(t.rows)
-	}
-	return res, nil
+	return t, digest, size, nil
 }
 
 // scanFile opens path, runs scan over it and returns the digest and size of

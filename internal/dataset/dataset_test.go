@@ -667,3 +667,60 @@ func TestDeciles(t *testing.T) {
 		}
 	}
 }
+
+func TestColumnsGivesValuesForDrift(t *testing.T) {
+	// "n" looks numeric until "x": its early values are counted on the rescan.
+	content := "age,plan,flag,n\n31,basic,TRUE,1\n,pro,false,2\n45.5,pro,true,x\n"
+	path := writeFile(t, "d.csv", content)
+	cols, digest, rows, err := Columns(context.Background(), path, "csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest != digestOf(content) || rows != 3 || len(cols) != 4 {
+		t.Fatalf("digest %s rows %d columns %d", digest, rows, len(cols))
+	}
+	age, plan, flag, n := cols[0], cols[1], cols[2], cols[3]
+	if !age.Numeric || age.Type != "number" || fmt.Sprint(age.Numbers) != "[31 45.5]" || age.Missing != 1 {
+		t.Errorf("age: %+v", age)
+	}
+	if plan.Numeric || plan.Counts["basic"] != 1 || plan.Counts["pro"] != 2 || plan.Missing != 0 {
+		t.Errorf("plan: %+v", plan)
+	}
+	if flag.Type != "boolean" || flag.Counts["true"] != 2 || flag.Counts["false"] != 1 {
+		t.Errorf("booleans are counted canonically: %+v", flag)
+	}
+	if n.Numeric || n.Counts["1"] != 1 || n.Counts["2"] != 1 || n.Counts["x"] != 1 {
+		t.Errorf("n: %+v", n)
+	}
+}
+
+func TestRootsRefuseOutside(t *testing.T) {
+	inside := t.TempDir()
+	outside := t.TempDir()
+	in := filepath.Join(inside, "a.csv")
+	out := filepath.Join(outside, "b.csv")
+	for _, p := range []string{in, out} {
+		if err := os.WriteFile(p, []byte("a\n1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(inside, "link.csv")
+	if err := os.Symlink(out, link); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := NewRoots([]string{inside})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roots.Allow(in); err != nil {
+		t.Errorf("inside: %v", err)
+	}
+	for _, p := range []string{out, link, filepath.Join(inside, "..", filepath.Base(outside), "b.csv")} {
+		if _, err := roots.Allow(p); err == nil || !strings.Contains(err.Error(), "--data-root") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if _, err := (Roots{}).Allow(in); err == nil || !strings.Contains(err.Error(), "reads no local files") {
+		t.Errorf("no roots: %v", err)
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -194,7 +192,7 @@ func (s *Server) inspectDataset(ctx context.Context, d *api.Dataset, prev *api.D
 		}
 		return nil, nil
 	}
-	path, err := s.allowedPath(path)
+	path, err := s.roots.Allow(path)
 	if err != nil {
 		return nil, fieldError("uri", "%v", err)
 	}
@@ -238,34 +236,4 @@ func saveProfile(ctx context.Context, tx store.Store, project, name string, p *a
 		return tx.Create(ctx, o)
 	}
 	return err
-}
-
-// resolvePath makes a path absolute and resolves its symbolic links.
-func resolvePath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	return filepath.EvalSymlinks(abs)
-}
-
-// allowedPath resolves a local dataset path and checks it lies under a data
-// root; resolving first means a symbolic link cannot lead outside.
-func (s *Server) allowedPath(p string) (string, error) {
-	resolved, err := resolvePath(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%s does not exist on the server; give a path the server can read, or a remote URI", p)
-	}
-	if err != nil {
-		return "", fmt.Errorf("cannot resolve %s: %w", p, err)
-	}
-	for _, root := range s.roots {
-		if resolved == root || strings.HasPrefix(resolved, root+string(filepath.Separator)) {
-			return resolved, nil
-		}
-	}
-	if len(s.roots) == 0 {
-		return "", fmt.Errorf("this server reads no local files (start mlopsd with --data-root to allow a directory); use a remote URI")
-	}
-	return "", fmt.Errorf("%s is outside the directories this server may read (%s); move the file there or start mlopsd with another --data-root", p, strings.Join(s.roots, ", "))
 }

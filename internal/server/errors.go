@@ -49,6 +49,8 @@ func describe(k store.Key) string {
 		return fmt.Sprintf("alias %q of model %q in project %q", k.Name, k.Parent, k.Project)
 	case store.KindPipelineRevision:
 		return fmt.Sprintf("revision %s of pipeline %q in project %q", k.Name, k.Parent, k.Project)
+	case store.KindMonitorEvaluation:
+		return fmt.Sprintf("evaluation %s of monitor %q in project %q", k.Name, k.Parent, k.Project)
 	}
 	return fmt.Sprintf("%s %q in project %q", kind, k.Name, k.Project)
 }

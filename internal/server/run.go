@@ -22,6 +22,10 @@ type Engine interface {
 	CancelRun(ctx context.Context, project, pipeline string, id int64) (*api.PipelineRun, error)
 	// SyncSchedule queues a schedule's next firing inside the transaction that changed it.
 	SyncSchedule(ctx context.Context, tx store.Store, project, name string) error
+	// SyncMonitor queues a monitor's next evaluation inside the transaction that changed it.
+	SyncMonitor(ctx context.Context, tx store.Store, project, name string) error
+	// EvaluateMonitor runs one evaluation of a monitor now.
+	EvaluateMonitor(ctx context.Context, project, name string) (*api.MonitorEvaluation, error)
 }
 
 // RunPath addresses one run.

@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/webhook"
 )
 
 // MaxBodyBytes bounds every request body; larger ones get 413.
@@ -36,21 +38,25 @@ type Config struct {
 	// server reads and profiles those files, and profiles show values, so
 	// anything outside them (say /etc) is refused. Empty means none.
 	DataRoots []string
-	// Engine runs pipelines and fires schedules; nil serves the API alone
-	// (runs cannot be started and schedules do not fire).
+	// Engine runs pipelines, fires schedules and evaluates monitors; nil
+	// serves the API alone (runs cannot be started and schedules do not fire).
 	Engine Engine
+	// AllowPrivateWebhooks accepts monitor webhook URLs on loopback and
+	// private networks (--allow-private-webhooks).
+	AllowPrivateWebhooks bool
 }
 
 // Server serves the /v1 API.
 type Server struct {
-	store   store.Store
-	log     *slog.Logger
-	now     func() time.Time
-	router  chi.Router
-	api     huma.API
-	metrics *metrics
-	roots   []string
-	engine  Engine
+	store    store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	router   chi.Router
+	api      huma.API
+	metrics  *metrics
+	roots    dataset.Roots
+	engine   Engine
+	webhooks *webhook.Sender
 }
 
 func init() {
@@ -81,13 +87,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, engine: cfg.Engine}
-	for _, root := range cfg.DataRoots {
-		resolved, err := resolvePath(root)
-		if err != nil {
-			return nil, fmt.Errorf("data root %s: %w", root, err)
-		}
-		s.roots = append(s.roots, resolved)
+	roots, err := dataset.NewRoots(cfg.DataRoots)
+	if err != nil {
+		return nil, err
 	}
+	s.roots = roots
+	s.webhooks = webhook.NewSender(webhook.Policy{AllowPrivate: cfg.AllowPrivateWebhooks}, 10*time.Second)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	hc.CreateHooks = nil // no $schema links in bodies: clients round-trip them
 	hc.DocsPath = ""
 	hc.OpenAPIPath = "/openapi"
-	hc.Info.Description = "Declarative MLOps control plane: projects, datasets, pipelines, models, versions, aliases and retraining schedules."
+	hc.Info.Description = "Declarative MLOps control plane: projects, datasets, pipelines, models, versions, aliases, retraining schedules, runs and drift monitors."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer"},
 	}
@@ -125,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerModelAliases()
 	s.registerSchedules()
 	s.registerRuns()
+	s.registerMonitors()
 	s.registerTokens()
 
 	if err := s.ensureDefaultProject(ctx); err != nil {

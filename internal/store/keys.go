@@ -60,3 +60,20 @@ func ScheduleKey(project, name string) Key {
 func ScheduleStateKey(project, name string) Key {
 	return Key{Kind: KindScheduleState, Project: project, Name: name}
 }
+
+func MonitorKey(project, name string) Key {
+	return Key{Kind: KindMonitor, Project: project, Name: name}
+}
+
+func MonitorStateKey(project, name string) Key {
+	return Key{Kind: KindMonitorState, Project: project, Name: name}
+}
+
+func MonitorEvaluationKey(project, monitor string, id int64) Key {
+	return Key{Kind: KindMonitorEvaluation, Project: project, Parent: monitor, Name: strconv.FormatInt(id, 10)}
+}
+
+// MonitorEvaluationScope is the sequence that numbers a monitor's evaluations.
+func MonitorEvaluationScope(project, monitor string) string {
+	return "monitor_evaluation/" + project + "/" + monitor
+}

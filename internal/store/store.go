@@ -26,6 +26,10 @@ const (
 	KindModelAlias       Kind = "model_alias"
 	KindSchedule         Kind = "schedule"
 	KindScheduleState    Kind = "schedule_state"
+	KindMonitor          Kind = "monitor"
+	KindMonitorState     Kind = "monitor_state"
+	// Evaluations live under their monitor (parent) and are named by number.
+	KindMonitorEvaluation Kind = "monitor_evaluation"
 	// Runs live under their pipeline (parent) and are named by number; logs
 	// live under "<pipeline>/<run>" and are named by step.
 	KindPipelineRun Kind = "pipeline_run"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
@@ -46,14 +47,22 @@ func Start(t testing.TB) *Instance {
 	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	roots, err := dataset.NewRoots([]string{os.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Webhook receivers in tests listen on loopback, and their retries
+	// should come within the test's patience.
 	engine, err := training.New(ctx, training.Config{
 		Store: st, Logger: logger, Executor: executor.NewLocal(), Work: true,
 		DataDir: filepath.Join(t.TempDir(), "runs"), Env: training.BaseEnv(), PollInterval: 100 * time.Millisecond,
+		DataRoots: roots, AllowPrivateWebhooks: true, NotifyBackoff: 200 * time.Millisecond, NotifyBackoffMax: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("new engine: %v", err)
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", DataRoots: []string{os.TempDir()}, Engine: engine})
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", DataRoots: []string{os.TempDir()}, Engine: engine,
+		AllowPrivateWebhooks: true})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

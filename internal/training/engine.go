@@ -1,7 +1,9 @@
-// Package training makes pipelines run and schedules fire. Runs and firings
-// are durable jobs in River, stored in the same database as everything else
-// and enqueued in the same transaction as the write that causes them, so a
-// restart loses none and replicas on one PostgreSQL work each job once.
+// Package training makes pipelines run, schedules fire and drift monitors
+// evaluate and alert (closing the loop back to retraining). Runs, firings,
+// evaluations and alert webhooks are durable jobs in River, stored in the
+// same database as everything else and enqueued in the same transaction as
+// the write that causes them, so a restart loses none and replicas on one
+// PostgreSQL work each job once.
 package training
 
 import (
@@ -20,9 +22,11 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/webhook"
 )
 
 // Config is what an Engine needs.
@@ -48,22 +52,33 @@ type Config struct {
 	// Env is the base environment of every step (PATH, HOME); the server's own
 	// environment is never passed on.
 	Env map[string]string
+	// DataRoots bound the files monitors read, as they bound dataset profiling.
+	DataRoots dataset.Roots
+	// AllowPrivateWebhooks lets alert webhooks reach loopback and private
+	// networks; off by default so a shared server cannot probe internal hosts.
+	AllowPrivateWebhooks bool
+	// NotifyBackoff is the wait before the first retry of a failed webhook,
+	// doubling up to NotifyBackoffMax.
+	NotifyBackoff, NotifyBackoffMax time.Duration
 }
 
 // Engine enqueues and works runs and schedule firings.
 type Engine struct {
-	cfg    Config
-	store  *sqlstore.Store
-	log    *slog.Logger
-	now    func() time.Time
-	river  *river.Client[*sql.Tx]
-	driver riverdriver.Driver[*sql.Tx]
+	cfg      Config
+	store    *sqlstore.Store
+	log      *slog.Logger
+	now      func() time.Time
+	river    *river.Client[*sql.Tx]
+	driver   riverdriver.Driver[*sql.Tx]
+	webhooks *webhook.Sender
 }
 
 // Queues of the engine's jobs.
 const (
-	queueRuns      = "runs"
-	queueSchedules = "schedules"
+	queueRuns          = "runs"
+	queueSchedules     = "schedules"
+	queueMonitors      = "monitors"
+	queueNotifications = "notifications"
 )
 
 // New migrates River's tables and builds the engine; Start begins working.
@@ -87,6 +102,13 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if e.cfg.PollInterval <= 0 {
 		e.cfg.PollInterval = time.Second
 	}
+	if e.cfg.NotifyBackoff <= 0 {
+		e.cfg.NotifyBackoff = 10 * time.Second
+	}
+	if e.cfg.NotifyBackoffMax <= 0 {
+		e.cfg.NotifyBackoffMax = 10 * time.Minute
+	}
+	e.webhooks = webhook.NewSender(webhook.Policy{AllowPrivate: cfg.AllowPrivateWebhooks}, 10*time.Second)
 	if e.cfg.DataDir == "" {
 		e.cfg.DataDir = filepath.Join(os.TempDir(), "mlopsd-runs")
 	}
@@ -118,12 +140,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &runWorker{e: e})
 		river.AddWorker(workers, &fireWorker{e: e})
+		river.AddWorker(workers, &evalWorker{e: e})
+		river.AddWorker(workers, &notifyWorker{e: e})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			queueRuns: {MaxWorkers: e.cfg.RunWorkers},
 			// Firing is short database work; many workers let thousands of
 			// schedules due at once start within seconds.
 			queueSchedules: {MaxWorkers: 32},
+			// Evaluations hold whole columns in memory: a few at a time.
+			queueMonitors:      {MaxWorkers: 2},
+			queueNotifications: {MaxWorkers: 8},
 		}
 	}
 	client, err := river.NewClient(e.driver, rc)
@@ -138,6 +165,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 // schedule has its next firing queued.
 func (e *Engine) Start(ctx context.Context) error {
 	if err := e.reconcileSchedules(ctx); err != nil {
+		return err
+	}
+	if err := e.reconcileMonitors(ctx); err != nil {
 		return err
 	}
 	if !e.cfg.Work {

@@ -36,13 +36,15 @@ func (e *Engine) CreateRun(ctx context.Context, project, pipeline string, params
 	var run *api.PipelineRun
 	err := e.store.InTx(ctx, func(tx store.Store) error {
 		var err error
-		run, err = e.createRunTx(ctx, tx, project, pipeline, params, trigger)
+		run, err = e.createRunTx(ctx, tx, project, pipeline, params, trigger, 0)
 		return err
 	})
 	return run, err
 }
 
-func (e *Engine) createRunTx(ctx context.Context, tx store.Store, project, pipeline string, params map[string]string, trigger string) (*api.PipelineRun, error) {
+// createRunTx records a queued run inside tx; evaluation is the monitor
+// evaluation that caused it (0 for none).
+func (e *Engine) createRunTx(ctx context.Context, tx store.Store, project, pipeline string, params map[string]string, trigger string, evaluation int64) (*api.PipelineRun, error) {
 	po, err := tx.Get(ctx, store.PipelineKey(project, pipeline))
 	if err != nil {
 		return nil, err
@@ -66,7 +68,7 @@ func (e *Engine) createRunTx(ctx context.Context, tx store.Store, project, pipel
 		return nil, err
 	}
 	run := &api.PipelineRun{
-		Project: project, Pipeline: pipeline, ID: id, Revision: p.Revision, Trigger: trigger,
+		Project: project, Pipeline: pipeline, ID: id, Revision: p.Revision, Trigger: trigger, TriggerEvaluation: evaluation,
 		Parameters: merged, State: api.RunQueued,
 	}
 	for _, st := range p.Steps {

@@ -171,7 +171,7 @@ func (e *Engine) fireOnce(ctx context.Context, tx store.Store, sc *api.Schedule,
 			}
 		}
 	}
-	run, err := e.createRunTx(ctx, tx, sc.Project, sc.Pipeline, sc.Parameters, trigger)
+	run, err := e.createRunTx(ctx, tx, sc.Project, sc.Pipeline, sc.Parameters, trigger, 0)
 	if err != nil {
 		return err
 	}
@@ -256,33 +256,13 @@ func saveScheduleState(ctx context.Context, tx store.Store, project, name string
 // an upgrade, or when a firing's job was lost with a database restore.
 // Queueing is idempotent (unique jobs), so running it on every start is safe.
 func (e *Engine) reconcileSchedules(ctx context.Context) error {
-	projects, _, err := e.store.List(ctx, store.ListQuery{Kind: store.KindProject})
-	if err != nil {
-		return err
-	}
-	for _, p := range projects {
-		token := ""
-		for {
-			objs, next, err := e.store.List(ctx, store.ListQuery{Kind: store.KindSchedule, Project: p.Name, Limit: 500, PageToken: token})
-			if err != nil {
-				return err
+	return e.eachObject(ctx, store.KindSchedule, func(project string, o *store.Object) error {
+		return e.store.InTx(ctx, func(tx store.Store) error {
+			st, err := loadScheduleState(ctx, tx, project, o.Name)
+			if err != nil || st.ForGeneration != o.Generation || st.NextFireAt == nil {
+				return e.SyncSchedule(ctx, tx, project, o.Name)
 			}
-			for _, o := range objs {
-				if err := e.store.InTx(ctx, func(tx store.Store) error {
-					st, err := loadScheduleState(ctx, tx, p.Name, o.Name)
-					if err != nil || st.ForGeneration != o.Generation || st.NextFireAt == nil {
-						return e.SyncSchedule(ctx, tx, p.Name, o.Name)
-					}
-					return e.enqueueFire(ctx, tx, p.Name, o.Name, o.CreatedAt, *st.NextFireAt)
-				}); err != nil {
-					return fmt.Errorf("queue schedule %s/%s: %w", p.Name, o.Name, err)
-				}
-			}
-			if next == "" {
-				break
-			}
-			token = next
-		}
-	}
-	return nil
+			return e.enqueueFire(ctx, tx, project, o.Name, o.CreatedAt, *st.NextFireAt)
+		})
+	})
 }
