@@ -234,7 +234,7 @@ func fieldPath(field string) path.Path {
 }
 
 // mapAttributes are the attributes whose API field paths continue with a map key.
-var mapAttributes = map[string]bool{"labels": true, "parameters": true, "env": true}
+var mapAttributes = map[string]bool{"labels": true, "parameters": true, "env": true, "feature_thresholds": true}
 
 func parseFieldSegment(seg string) (name string, idx int, ok bool) {
 	name, rest, found := strings.Cut(seg, "[")

@@ -142,6 +142,8 @@ func (p *MlopsProvider) Resources(context.Context) []func() resource.Resource {
 		NewModelResource, NewModelVersionResource, NewModelAliasResource,
 		// schedules
 		NewRetrainingScheduleResource,
+		// monitors
+		NewMonitorResource,
 	}
 }
 
@@ -153,6 +155,8 @@ func (p *MlopsProvider) DataSources(context.Context) []func() datasource.DataSou
 		NewDatasetDataSource, NewPipelineDataSource, NewPipelineRunDataSource,
 		// models, versions and aliases
 		NewModelDataSource, NewModelVersionDataSource,
+		// monitors
+		NewMonitorDataSource,
 	}
 }
 
