@@ -21,6 +21,7 @@ const (
 	EnvDataDir    = "MLOPSD_DATA_DIR"
 	// EnvAllowPrivateWebhooks is true or 1 to allow webhooks to private addresses.
 	EnvAllowPrivateWebhooks = "MLOPSD_ALLOW_PRIVATE_WEBHOOKS"
+	EnvExternalURL          = "MLOPSD_EXTERNAL_URL"
 )
 
 const (

@@ -13,12 +13,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/serving"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
 )
@@ -30,6 +34,7 @@ type serveOptions struct {
 	runWorkers, stepConcurrency                  int
 	shutdownTimeout                              time.Duration
 	allowPrivateWebhooks                         bool
+	externalURL                                  string
 }
 
 func newServe(version string) *cobra.Command {
@@ -58,6 +63,8 @@ func newServe(version string) *cobra.Command {
 	cmd.Flags().IntVar(&o.stepConcurrency, "step-concurrency", 4, "steps of one run that execute at once")
 	cmd.Flags().BoolVar(&o.allowPrivateWebhooks, "allow-private-webhooks", envBool(EnvAllowPrivateWebhooks),
 		"let monitor webhooks reach loopback, private and link-local addresses (env "+EnvAllowPrivateWebhooks+"); off by default so API users cannot probe internal hosts")
+	cmd.Flags().StringVar(&o.externalURL, "external-url", os.Getenv(EnvExternalURL),
+		"base URL clients reach this server at, which deployment URLs start with (env "+EnvExternalURL+"; default: the listen address)")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -93,12 +100,22 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 			return fmt.Errorf("%s: %w", EnvAdminToken, err)
 		}
 	}
-	engine, err := newEngine(ctx, o, st, log)
+	reg := prometheus.NewRegistry()
+	gw := gateway.New(reg, gateway.Options{Logger: log.With("component", "gateway")})
+	defer gw.Close()
+	var models *serving.Manager
+	if o.executor == "local" {
+		models = serving.NewManager(log.With("component", "serving"))
+		defer models.StopAll()
+	}
+	controller := rollout.New(rollout.Config{Store: st, Gateway: gw, Serving: models, Logger: log.With("component", "rollout"),
+		DataDir: filepath.Join(o.dataDir, "deployments"), Env: training.BaseEnv()})
+	engine, err := newEngine(ctx, o, st, log, controller)
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots, Engine: engine,
-		AllowPrivateWebhooks: o.allowPrivateWebhooks})
+		AllowPrivateWebhooks: o.allowPrivateWebhooks, Gateway: gw, Registry: reg, ExternalURL: o.externalURL})
 	if err != nil {
 		return err
 	}
@@ -128,6 +145,9 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 	scheme := "http"
 	if o.tlsCert != "" {
 		scheme = "https"
+	}
+	if o.externalURL == "" {
+		srv.SetExternalURL(scheme + "://" + ln.Addr().String())
 	}
 	log.Info("mlopsd serving", "version", version, "url", scheme+"://"+ln.Addr().String(), "database", st.Dialect(), "role", o.role, "executor", o.executor)
 	errc := make(chan error, 1)
@@ -181,7 +201,7 @@ func dataRootsDefault() []string {
 
 // newEngine builds the run engine for the role: every role enqueues runs and
 // firings; workers (worker, all) also execute them.
-func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slog.Logger) (*training.Engine, error) {
+func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slog.Logger, deployments training.Reconciler) (*training.Engine, error) {
 	var ex executor.Executor
 	switch o.executor {
 	case "local":
@@ -209,5 +229,6 @@ func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slo
 	return training.New(ctx, training.Config{
 		Store: st, Logger: log, Executor: ex, Work: work, RunWorkers: o.runWorkers, StepConcurrency: o.stepConcurrency,
 		DataDir: dataDir, Env: training.BaseEnv(), DataRoots: roots, AllowPrivateWebhooks: o.allowPrivateWebhooks,
+		Deployments: deployments,
 	})
 }

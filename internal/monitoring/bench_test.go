@@ -21,24 +21,25 @@ func writeCSV(b *testing.B, path string, rows, features int, seed uint64, mean f
 		b.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
+	line := make([]byte, 0, 16*features)
 	for j := range features {
 		if j > 0 {
-			w.WriteByte(',')
+			line = append(line, ',')
 		}
-		fmt.Fprintf(w, "f%d", j)
+		line = fmt.Appendf(line, "f%d", j)
 	}
-	w.WriteByte('\n')
 	r := rand.New(rand.NewPCG(seed, 3))
-	buf := make([]byte, 0, 32)
-	for range rows {
+	for i := 0; i <= rows; i++ {
+		if _, err := w.Write(append(line, '\n')); err != nil {
+			b.Fatal(err)
+		}
+		line = line[:0]
 		for j := range features {
 			if j > 0 {
-				w.WriteByte(',')
+				line = append(line, ',')
 			}
-			buf = strconv.AppendFloat(buf[:0], mean+r.NormFloat64(), 'f', 4, 64)
-			w.Write(buf)
+			line = strconv.AppendFloat(line, mean+r.NormFloat64(), 'f', 4, 64)
 		}
-		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
 		b.Fatal(err)

@@ -89,7 +89,10 @@ func (s *Server) registerModelAliases() {
 			if err := s.checkAliasTarget(ctx, tx, in.Project, in.Model, a.Alias, a.Version); err != nil {
 				return err
 			}
-			return tx.Create(ctx, o)
+			if err := tx.Create(ctx, o); err != nil {
+				return err
+			}
+			return s.syncAliasFollowers(ctx, tx, in.Project, in.Model, a.Alias)
 		})
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -136,7 +139,11 @@ func (s *Server) registerModelAliases() {
 			if err := s.checkAliasTarget(ctx, tx, in.Project, in.Model, a.Alias, a.Version); err != nil {
 				return err
 			}
-			return tx.Update(ctx, o, gen)
+			if err := tx.Update(ctx, o, gen); err != nil {
+				return err
+			}
+			// Deployments following the alias roll forward (or back) to its version.
+			return s.syncAliasFollowers(ctx, tx, in.Project, in.Model, a.Alias)
 		})
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)
@@ -162,4 +169,11 @@ func (s *Server) registerModelAliases() {
 		}
 		return &Empty{}, nil
 	})
+}
+
+func (s *Server) syncAliasFollowers(ctx context.Context, tx store.Store, project, model, alias string) error {
+	if s.engine == nil {
+		return nil
+	}
+	return s.engine.SyncAliasFollowers(ctx, tx, project, model, alias)
 }

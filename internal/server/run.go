@@ -26,6 +26,10 @@ type Engine interface {
 	SyncMonitor(ctx context.Context, tx store.Store, project, name string) error
 	// EvaluateMonitor runs one evaluation of a monitor now.
 	EvaluateMonitor(ctx context.Context, project, name string) (*api.MonitorEvaluation, error)
+	// SyncDeployment makes the rollout controller look at a deployment again.
+	SyncDeployment(ctx context.Context, tx store.Store, project, name string) error
+	// SyncAliasFollowers resyncs the deployments that follow an alias.
+	SyncAliasFollowers(ctx context.Context, tx store.Store, project, model, alias string) error
 }
 
 // RunPath addresses one run.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/webhook"
 )
@@ -44,19 +46,26 @@ type Config struct {
 	// AllowPrivateWebhooks accepts monitor webhook URLs on loopback and
 	// private networks (--allow-private-webhooks).
 	AllowPrivateWebhooks bool
+	// Gateway routes deployments' traffic; nil serves none.
+	Gateway *gateway.Gateway
+	// ExternalURL is how clients reach this server (deployment URLs start
+	// with it); SetExternalURL sets it once the listener is known.
+	ExternalURL string
 }
 
 // Server serves the /v1 API.
 type Server struct {
-	store    store.Store
-	log      *slog.Logger
-	now      func() time.Time
-	router   chi.Router
-	api      huma.API
-	metrics  *metrics
-	roots    dataset.Roots
-	engine   Engine
-	webhooks *webhook.Sender
+	store       store.Store
+	log         *slog.Logger
+	now         func() time.Time
+	router      chi.Router
+	api         huma.API
+	metrics     *metrics
+	roots       dataset.Roots
+	engine      Engine
+	webhooks    *webhook.Sender
+	gateway     *gateway.Gateway
+	externalURL string
 }
 
 func init() {
@@ -86,7 +95,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: a store is required")
 	}
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, engine: cfg.Engine}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, engine: cfg.Engine, gateway: cfg.Gateway,
+		externalURL: strings.TrimSuffix(cfg.ExternalURL, "/")}
 	roots, err := dataset.NewRoots(cfg.DataRoots)
 	if err != nil {
 		return nil, err
@@ -131,6 +141,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerSchedules()
 	s.registerRuns()
 	s.registerMonitors()
+	s.registerDeployments()
+	s.mountGateway()
 	s.registerTokens()
 
 	if err := s.ensureDefaultProject(ctx); err != nil {
@@ -141,6 +153,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.router }
+
+// SetExternalURL sets the base URL of deployment URLs (when it is known only
+// after the server was built, as with a listener on port 0). Call it before serving.
+func (s *Server) SetExternalURL(u string) { s.externalURL = strings.TrimSuffix(u, "/") }
 
 // OpenAPI returns the API's OpenAPI 3.1 document.
 func (s *Server) OpenAPI() ([]byte, error) {

@@ -77,3 +77,11 @@ func MonitorEvaluationKey(project, monitor string, id int64) Key {
 func MonitorEvaluationScope(project, monitor string) string {
 	return "monitor_evaluation/" + project + "/" + monitor
 }
+
+func DeploymentKey(project, name string) Key {
+	return Key{Kind: KindDeployment, Project: project, Name: name}
+}
+
+func DeploymentStateKey(project, name string) Key {
+	return Key{Kind: KindDeploymentState, Project: project, Name: name}
+}

@@ -30,6 +30,9 @@ const (
 	KindMonitorState     Kind = "monitor_state"
 	// Evaluations live under their monitor (parent) and are named by number.
 	KindMonitorEvaluation Kind = "monitor_evaluation"
+	KindDeployment        Kind = "deployment"
+	KindDeploymentState   Kind = "deployment_state"
+	KindDeploymentSync    Kind = "deployment_sync"
 	// Runs live under their pipeline (parent) and are named by number; logs
 	// live under "<pipeline>/<run>" and are named by step.
 	KindPipelineRun Kind = "pipeline_run"

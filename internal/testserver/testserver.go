@@ -12,11 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/serving"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
@@ -51,18 +56,30 @@ func Start(t testing.TB) *Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Deployments launch model servers and route to them like the real
+	// server, with quick health checks so rollouts settle fast.
+	reg := prometheus.NewRegistry()
+	gw := gateway.New(reg, gateway.Options{HealthInterval: 100 * time.Millisecond, Logger: logger})
+	t.Cleanup(gw.Close)
+	models := serving.NewManager(logger)
+	t.Cleanup(models.StopAll)
+	controller := rollout.New(rollout.Config{
+		Store: st, Gateway: gw, Serving: models, Logger: logger, DataDir: filepath.Join(t.TempDir(), "deployments"),
+		Env: training.BaseEnv(), RetryAfter: time.Second,
+	})
 	// Webhook receivers in tests listen on loopback, and their retries
 	// should come within the test's patience.
 	engine, err := training.New(ctx, training.Config{
 		Store: st, Logger: logger, Executor: executor.NewLocal(), Work: true,
 		DataDir: filepath.Join(t.TempDir(), "runs"), Env: training.BaseEnv(), PollInterval: 100 * time.Millisecond,
 		DataRoots: roots, AllowPrivateWebhooks: true, NotifyBackoff: 200 * time.Millisecond, NotifyBackoffMax: 2 * time.Second,
+		Deployments: controller,
 	})
 	if err != nil {
 		t.Fatalf("new engine: %v", err)
 	}
 	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", DataRoots: []string{os.TempDir()}, Engine: engine,
-		AllowPrivateWebhooks: true})
+		AllowPrivateWebhooks: true, Gateway: gw, Registry: reg})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
@@ -76,6 +93,7 @@ func Start(t testing.TB) *Instance {
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
+	srv.SetExternalURL(hs.URL)
 	admin, err := server.IssueToken(ctx, st, api.RoleAdmin, "", "test admin")
 	if err != nil {
 		t.Fatalf("issue admin token: %v", err)

@@ -60,6 +60,8 @@ type Config struct {
 	// NotifyBackoff is the wait before the first retry of a failed webhook,
 	// doubling up to NotifyBackoffMax.
 	NotifyBackoff, NotifyBackoffMax time.Duration
+	// Deployments reconciles deployments; nil leaves them unserved.
+	Deployments Reconciler
 }
 
 // Engine enqueues and works runs and schedule firings.
@@ -79,6 +81,7 @@ const (
 	queueSchedules     = "schedules"
 	queueMonitors      = "monitors"
 	queueNotifications = "notifications"
+	queueDeployments   = "deployments"
 )
 
 // New migrates River's tables and builds the engine; Start begins working.
@@ -142,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		river.AddWorker(workers, &fireWorker{e: e})
 		river.AddWorker(workers, &evalWorker{e: e})
 		river.AddWorker(workers, &notifyWorker{e: e})
+		river.AddWorker(workers, &reconcileWorker{e: e})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			queueRuns: {MaxWorkers: e.cfg.RunWorkers},
@@ -151,6 +155,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			// Evaluations hold whole columns in memory: a few at a time.
 			queueMonitors:      {MaxWorkers: 2},
 			queueNotifications: {MaxWorkers: 8},
+			// Reconciles may wait for model servers to become healthy.
+			queueDeployments: {MaxWorkers: 4},
 		}
 	}
 	client, err := river.NewClient(e.driver, rc)
@@ -168,6 +174,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	if err := e.reconcileMonitors(ctx); err != nil {
+		return err
+	}
+	if err := e.reconcileDeployments(ctx); err != nil {
 		return err
 	}
 	if !e.cfg.Work {

@@ -122,7 +122,10 @@ func (e *Engine) registerOutputs(ctx context.Context, a runArgs, rev api.Pipelin
 			err = tx.Create(ctx, ao)
 		}
 		reg.promotion.Promoted = err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		return e.SyncAliasFollowers(ctx, tx, a.Project, m.Model, rev.PromoteTo)
 	})
 	if err != nil {
 		return nil, err
