@@ -34,6 +34,8 @@ type Instance struct {
 	Store      *sqlstore.Store
 	Server     *server.Server
 	Engine     *training.Engine
+	// Models runs the deployments' model servers.
+	Models *serving.Manager
 	// Client is authenticated as admin.
 	Client *client.Client
 }
@@ -98,7 +100,7 @@ func Start(t testing.TB) *Instance {
 	if err != nil {
 		t.Fatalf("issue admin token: %v", err)
 	}
-	inst := &Instance{URL: hs.URL, AdminToken: admin.Secret, Store: st, Server: srv, Engine: engine}
+	inst := &Instance{URL: hs.URL, AdminToken: admin.Secret, Store: st, Server: srv, Engine: engine, Models: models}
 	inst.Client = inst.NewClient(t, admin.Secret)
 	return inst
 }

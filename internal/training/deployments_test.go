@@ -16,6 +16,7 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/testserver"
 )
 
@@ -93,12 +94,39 @@ func predict(t *testing.T, ts *testserver.Instance, d *api.Deployment, n int) ma
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err) // not Fatal: traffic goroutines call this too
+			return seen
 		}
 		resp.Body.Close()
 		seen[fmt.Sprintf("v%s %d", resp.Header.Get(gateway.VersionHeader), resp.StatusCode)]++
 	}
 	return seen
+}
+
+// traffic sends predictions until the returned stop is called, adding the
+// answers per version and status to total (under mu) when it is not nil.
+func traffic(t *testing.T, ts *testserver.Instance, d *api.Deployment, mu *sync.Mutex, total map[string]int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			seen := predict(t, ts, d, 5)
+			if total != nil {
+				mu.Lock()
+				for k, v := range seen {
+					total[k] += v
+				}
+				mu.Unlock()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 func TestDeploymentCanaryPromotes(t *testing.T) {
@@ -137,27 +165,11 @@ func TestDeploymentCanaryPromotes(t *testing.T) {
 	if d.CanaryWeight != 20 || d.StableVersion != 1 {
 		t.Fatalf("canary start: %+v", d.DeploymentStatus)
 	}
-	stop := make(chan struct{})
 	total := map[string]int{}
 	var mu sync.Mutex
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			seen := predict(t, ts, d, 10)
-			mu.Lock()
-			for k, v := range seen {
-				total[k] += v
-			}
-			mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	stop := traffic(t, ts, d, &mu, total)
 	d = waitPhase(t, c, "churn-api", api.PhaseHealthy, 60*time.Second, func(d *api.Deployment) bool { return d.StableVersion == 2 })
-	close(stop)
+	stop()
 	if d.CanaryVersion != 0 || d.CanaryWeight != 0 || !strings.Contains(d.Message, "promoted") {
 		t.Fatalf("after promotion: %+v", d.DeploymentStatus)
 	}
@@ -168,6 +180,45 @@ func TestDeploymentCanaryPromotes(t *testing.T) {
 	mu.Unlock()
 	if seen := predict(t, ts, d, 20); seen["v2 200"] != 20 {
 		t.Fatalf("all traffic on version 2 after promotion: %v", seen)
+	}
+	// The old version was drained: its processes are gone.
+	if r := ts.Models.Replicas("default/churn-api", 1); len(r) != 0 {
+		t.Fatalf("version 1 still runs: %+v", r)
+	}
+	if r := ts.Models.Replicas("default/churn-api", 2); len(r) != 2 {
+		t.Fatalf("version 2 runs %d replicas, want 2", len(r))
+	}
+}
+
+func TestDeploymentCanaryRollsBackOnLatency(t *testing.T) {
+	t.Parallel()
+	ts := testserver.Start(t)
+	c, ctx := ts.Client, context.Background()
+	bin := modelServer(t)
+	registerVersions(t, c, 2)
+	minReq, p99 := int64(5), int64(100)
+	spec := api.DeploymentSpec{
+		Model: "churn", Version: 1, Runtime: api.DeploymentRuntime{Command: faultyVersion(bin, 2, "MLOPS_FAULT_LATENCY_MS=250")},
+		Strategy: &api.DeploymentStrategy{Type: api.StrategyCanary, Steps: []int{50}, StepInterval: "1s", MinRequests: &minReq, MaxLatencyP99Ms: &p99},
+	}
+	if _, err := c.CreateDeployment(ctx, "default", api.CreateDeploymentRequest{Name: "churn-api", DeploymentSpec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitPhase(t, c, "churn-api", api.PhaseHealthy, 30*time.Second, nil)
+	spec = d.DeploymentSpec
+	spec.Version = 2
+	if _, err := c.UpdateDeployment(ctx, "default", "churn-api", spec, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c, "churn-api", api.PhaseProgressing, 30*time.Second, func(d *api.Deployment) bool { return d.CanaryVersion == 2 })
+	stop := traffic(t, ts, d, nil, nil)
+	d = waitPhase(t, c, "churn-api", api.PhaseRolledBack, 30*time.Second, nil)
+	stop()
+	if d.StableVersion != 1 || !strings.Contains(d.Message, "p99 latency") || !strings.Contains(d.Message, "max_latency_p99_ms 100") {
+		t.Fatalf("rollback: %+v", d.DeploymentStatus)
+	}
+	if r := ts.Models.Replicas("default/churn-api", 2); len(r) != 0 {
+		t.Fatalf("the rolled-back version still runs: %+v", r)
 	}
 }
 
@@ -192,19 +243,9 @@ func TestDeploymentCanaryRollsBackOnErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, c, "churn-api", api.PhaseProgressing, 30*time.Second, func(d *api.Deployment) bool { return d.CanaryVersion == 2 })
-	stop := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				predict(t, ts, d, 5)
-			}
-		}
-	}()
+	stop := traffic(t, ts, d, nil, nil)
 	d = waitPhase(t, c, "churn-api", api.PhaseRolledBack, 30*time.Second, nil)
-	close(stop)
+	stop()
 	if d.StableVersion != 1 || d.CanaryVersion != 0 || d.RolledBackVersion != 2 || !strings.Contains(d.Message, "error rate") {
 		t.Fatalf("rollback: %+v", d.DeploymentStatus)
 	}
@@ -248,4 +289,53 @@ func TestDeploymentFollowsAlias(t *testing.T) {
 		seen := predict(t, ts, d, 1)
 		return seen["v 404"] == 1, fmt.Sprint(seen)
 	})
+}
+
+// A server restarted mid-canary brings the stable and canary versions back up
+// at the canary's weight and carries the rollout on from the step it was in.
+func TestDeploymentRestartMidRolloutResumes(t *testing.T) {
+	t.Parallel()
+	bin := modelServer(t)
+	dbURL := storetest.DatabaseURL(t)
+	n1 := startNode(t, dbURL, nodeOptions{})
+	c, ctx := n1.Client, context.Background()
+	registerVersions(t, c, 2)
+	minReq := int64(3)
+	spec := api.DeploymentSpec{
+		Model: "churn", Version: 1, Runtime: api.DeploymentRuntime{Command: []string{bin}},
+		Strategy: &api.DeploymentStrategy{Type: api.StrategyCanary, Steps: []int{30, 60}, StepInterval: "2s", MinRequests: &minReq},
+	}
+	if _, err := c.CreateDeployment(ctx, "default", api.CreateDeploymentRequest{Name: "churn-api", DeploymentSpec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c, "churn-api", api.PhaseHealthy, 30*time.Second, nil)
+	spec.Version = 2
+	if _, err := c.UpdateDeployment(ctx, "default", "churn-api", spec, 0); err != nil {
+		t.Fatal(err)
+	}
+	// No traffic: the canary waits at its first step.
+	waitPhase(t, c, "churn-api", api.PhaseProgressing, 30*time.Second, func(d *api.Deployment) bool { return d.CanaryVersion == 2 })
+	n1.Stop()
+
+	n2 := startNode(t, dbURL, nodeOptions{})
+	c = n2.Client
+	d, err := c.GetDeployment(ctx, "default", "churn-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Phase != api.PhaseProgressing || d.StableVersion != 1 || d.CanaryVersion != 2 || d.CanaryWeight != 30 || d.CanaryStep != 0 {
+		t.Fatalf("after the restart: %+v", d.DeploymentStatus)
+	}
+	// Both versions serve again behind the new gateway.
+	ts := &testserver.Instance{URL: n2.URL, AdminToken: n2.AdminToken}
+	until(t, time.Now().Add(30*time.Second), "both versions answer", func() (bool, string) {
+		seen := predict(t, ts, d, 20)
+		return seen["v1 200"] > 0 && seen["v2 200"] > 0, fmt.Sprint(seen)
+	})
+	stop := traffic(t, ts, d, nil, nil)
+	defer stop()
+	d = waitPhase(t, c, "churn-api", api.PhaseHealthy, 60*time.Second, func(d *api.Deployment) bool { return d.StableVersion == 2 })
+	if !strings.Contains(d.Message, "promoted after 2 canary steps") {
+		t.Fatalf("%+v", d.DeploymentStatus)
+	}
 }

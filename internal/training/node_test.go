@@ -16,10 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/serving"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/training"
@@ -28,9 +33,11 @@ import (
 // node is one in-process mlopsd (store, engine, API) on a database URL that
 // several nodes may share one after another, as a restarted server does.
 type node struct {
-	Store  *sqlstore.Store
-	Engine *training.Engine
-	Client *client.Client
+	Store      *sqlstore.Store
+	Engine     *training.Engine
+	Client     *client.Client
+	URL        string
+	AdminToken string
 	once   sync.Once
 	stop   func()
 }
@@ -55,14 +62,20 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	reg := prometheus.NewRegistry()
+	gw := gateway.New(reg, gateway.Options{HealthInterval: 100 * time.Millisecond, Logger: logger})
+	models := serving.NewManager(logger)
+	controller := rollout.New(rollout.Config{Store: st, Gateway: gw, Serving: models, Logger: logger,
+		DataDir: filepath.Join(t.TempDir(), "deployments"), Env: training.BaseEnv(), RetryAfter: time.Second})
 	engine, err := training.New(ctx, training.Config{
 		Store: st, Logger: logger, Executor: executor.NewLocal(), Work: true, Now: o.Now,
 		DataDir: filepath.Join(t.TempDir(), "runs"), Env: training.BaseEnv(), PollInterval: 100 * time.Millisecond,
+		Deployments: controller,
 	})
 	if err != nil {
 		t.Fatalf("new engine: %v", err)
 	}
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", Engine: engine})
+	srv, err := server.New(ctx, server.Config{Store: st, Logger: logger, Version: "test", Engine: engine, Gateway: gw, Registry: reg})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
@@ -70,6 +83,7 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 		t.Fatalf("start engine: %v", err)
 	}
 	hs := httptest.NewServer(srv.Handler())
+	srv.SetExternalURL(hs.URL)
 	admin, err := server.IssueToken(ctx, st, api.RoleAdmin, "", "test admin")
 	if err != nil {
 		t.Fatalf("issue admin token: %v", err)
@@ -78,7 +92,7 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{Store: st, Engine: engine, Client: c}
+	n := &node{Store: st, Engine: engine, Client: c, URL: hs.URL, AdminToken: admin.Secret}
 	n.stop = func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -86,6 +100,8 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 			t.Errorf("stop engine: %v", err)
 		}
 		hs.Close()
+		models.StopAll() // as the model servers die with a stopped mlopsd
+		gw.Close()
 		_ = st.Close()
 	}
 	t.Cleanup(n.Stop)
