@@ -38,8 +38,8 @@ type node struct {
 	Client     *client.Client
 	URL        string
 	AdminToken string
-	once   sync.Once
-	stop   func()
+	once       sync.Once
+	stop       func()
 }
 
 // nodeOptions tunes a node; the zero value is testserver's setup.
