@@ -51,16 +51,24 @@ type DeploymentStrategy struct {
 	AutoRollback    *bool    `json:"auto_rollback,omitempty" doc:"Roll back on a failing analysis; default true. False leaves the canary at its weight and the phase degraded."`
 }
 
+// PredictionLogging says which requests a deployment's gateway keeps.
+type PredictionLogging struct {
+	SampleRate float64 `json:"sample_rate" minimum:"0" maximum:"1" doc:"Fraction of requests whose JSON rows are kept (0 to 1)."`
+	MaxEntries int     `json:"max_entries,omitempty" minimum:"0" maximum:"1000000" doc:"Newest requests kept; older ones are dropped. Default 10000."`
+}
+
 // DeploymentSpec is what a user declares about a deployment.
 type DeploymentSpec struct {
-	Model       string              `json:"model" required:"true"`
-	Version     int64               `json:"version,omitempty" minimum:"0" doc:"Version to serve; exactly one of version and alias."`
-	Alias       string              `json:"alias,omitempty" doc:"Alias to follow: moving it rolls the deployment forward."`
-	Runtime     DeploymentRuntime   `json:"runtime" required:"true"`
-	Replicas    int                 `json:"replicas,omitempty" minimum:"0" maximum:"16" doc:"Processes per version of a command runtime; default 1."`
-	Strategy    *DeploymentStrategy `json:"strategy,omitempty"`
-	Description string              `json:"description,omitempty"`
-	Labels      map[string]string   `json:"labels,omitempty"`
+	Model    string              `json:"model" required:"true"`
+	Version  int64               `json:"version,omitempty" minimum:"0" doc:"Version to serve; exactly one of version and alias."`
+	Alias    string              `json:"alias,omitempty" doc:"Alias to follow: moving it rolls the deployment forward."`
+	Runtime  DeploymentRuntime   `json:"runtime" required:"true"`
+	Replicas int                 `json:"replicas,omitempty" minimum:"0" maximum:"16" doc:"Processes per version of a command runtime; default 1."`
+	Strategy *DeploymentStrategy `json:"strategy,omitempty"`
+	// PredictionLogging keeps a sample of request bodies for monitors.
+	PredictionLogging *PredictionLogging `json:"prediction_logging,omitempty"`
+	Description       string             `json:"description,omitempty"`
+	Labels            map[string]string  `json:"labels,omitempty"`
 }
 
 // CreateDeploymentRequest is the body of POST .../deployments.
@@ -160,6 +168,14 @@ func (s *DeploymentSpec) Validate() *FieldError {
 		}
 		if st.MaxErrorRate != nil && (math.IsNaN(*st.MaxErrorRate) || *st.MaxErrorRate < 0 || *st.MaxErrorRate > 1) {
 			return Errorf("strategy.max_error_rate", "must be between 0 and 1, such as 0.05")
+		}
+	}
+	if pl := s.PredictionLogging; pl != nil {
+		if math.IsNaN(pl.SampleRate) || pl.SampleRate < 0 || pl.SampleRate > 1 {
+			return Errorf("prediction_logging.sample_rate", "must be between 0 and 1, such as 0.1")
+		}
+		if pl.MaxEntries < 0 || pl.MaxEntries > 1_000_000 {
+			return Errorf("prediction_logging.max_entries", "must be between 1 and 1000000")
 		}
 	}
 	return ValidateLabels("labels", s.Labels)

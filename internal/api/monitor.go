@@ -50,6 +50,7 @@ const (
 	DefaultCooldown          = "1h"
 	DefaultNumericMetric     = MetricPSI
 	DefaultCategoricalMetric = MetricJensenShannon
+	DefaultCurrentWindow     = 10_000
 )
 
 // Monitor statuses.
@@ -74,7 +75,11 @@ type MonitorNotification struct {
 type MonitorSpec struct {
 	Model           string `json:"model" required:"true" doc:"Model the monitor watches."`
 	BaselineDataset string `json:"baseline_dataset" required:"true" doc:"Dataset whose content is the reference."`
-	CurrentDataset  string `json:"current_dataset" required:"true" doc:"Dataset re-read at each evaluation and compared with the baseline."`
+	CurrentDataset  string `json:"current_dataset,omitempty" doc:"Dataset re-read at each evaluation and compared with the baseline; exactly one of current_dataset and deployment."`
+	// Deployment makes the current data the requests its gateway logged.
+	Deployment string `json:"deployment,omitempty" doc:"Deployment whose logged prediction requests (prediction_logging) are the current data; exactly one of current_dataset and deployment."`
+	// CurrentWindow bounds how many of the newest logged rows an evaluation reads.
+	CurrentWindow int `json:"current_window,omitempty" minimum:"0" maximum:"1000000" doc:"Newest logged rows of the deployment compared with the baseline; default 10000."`
 	// Features defaults to every column of the baseline.
 	Features          []string `json:"features,omitempty" doc:"Columns to compare; default every column of the baseline."`
 	Metric            string   `json:"metric,omitempty" enum:"psi,ks,wasserstein,jensen_shannon" doc:"Metric for numeric features; default psi."`
@@ -200,7 +205,8 @@ type MonitorEvaluation struct {
 	BaselineDataset     string         `json:"baseline_dataset"`
 	BaselineVersion     int64          `json:"baseline_version"`
 	BaselineRows        int64          `json:"baseline_rows"`
-	CurrentDataset      string         `json:"current_dataset"`
+	CurrentDataset      string         `json:"current_dataset,omitempty"`
+	Deployment          string         `json:"deployment,omitempty" doc:"Deployment whose logged requests were the current data."`
 	CurrentVersion      int64          `json:"current_version"`
 	CurrentRows         int64          `json:"current_rows"`
 	Features            []FeatureDrift `json:"features"`
@@ -214,10 +220,27 @@ type MonitorEvaluation struct {
 
 // Validate checks a monitor spec; the existence of the objects it names is the server's to check.
 func (s *MonitorSpec) Validate() *FieldError {
-	for field, name := range map[string]string{"model": s.Model, "baseline_dataset": s.BaselineDataset, "current_dataset": s.CurrentDataset} {
+	for field, name := range map[string]string{"model": s.Model, "baseline_dataset": s.BaselineDataset} {
 		if err := ValidateName(field, name); err != nil {
 			return err
 		}
+	}
+	switch {
+	case s.CurrentDataset != "" && s.Deployment != "":
+		return Errorf("current_dataset", "set exactly one of current_dataset and deployment, not both")
+	case s.CurrentDataset == "" && s.Deployment == "":
+		return Errorf("current_dataset", "set current_dataset (a dataset re-read at each evaluation) or deployment (its logged requests)")
+	case s.CurrentDataset != "":
+		if err := ValidateName("current_dataset", s.CurrentDataset); err != nil {
+			return err
+		}
+	default:
+		if err := ValidateName("deployment", s.Deployment); err != nil {
+			return err
+		}
+	}
+	if s.CurrentWindow < 0 || s.CurrentWindow > 1_000_000 {
+		return Errorf("current_window", "must be between 1 and 1000000")
 	}
 	if s.RetrainSchedule != "" {
 		if err := ValidateName("retrain_schedule", s.RetrainSchedule); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/predlog"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/serving"
@@ -101,7 +102,9 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	gw := gateway.New(reg, gateway.Options{Logger: log.With("component", "gateway")})
+	predictions := predlog.New(st, log.With("component", "predlog"))
+	go predictions.Run(ctx)
+	gw := gateway.New(reg, gateway.Options{Logger: log.With("component", "gateway"), Record: predictions.Record})
 	defer gw.Close()
 	var models *serving.Manager
 	if o.executor == "local" {

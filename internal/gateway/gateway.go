@@ -48,6 +48,9 @@ type Route struct {
 	// "/healthz"; "" means no active check: backends count as healthy until
 	// a request to one fails to connect.
 	HealthPath string
+	// Sample is the fraction (0 to 1) of requests whose body is handed to
+	// Options.Record once the backend answered without error.
+	Sample float64
 }
 
 // Options tune a Gateway; the zero value is usable.
@@ -68,7 +71,14 @@ type Options struct {
 	Window time.Duration
 	// Logger receives health changes and proxy errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Record receives the sampled request bodies (at most MaxRecordBytes;
+	// larger ones are skipped) of requests answered below 500. It runs on the
+	// request's goroutine after the response was sent, so it must not block.
+	Record func(key string, version int64, body []byte)
 }
+
+// MaxRecordBytes bounds a recorded request body; sampling never buffers more.
+const MaxRecordBytes = 256 << 10
 
 // Gateway proxies requests to deployments' backends. Its methods are safe
 // for concurrent use; Serve takes no lock shared with other requests.
@@ -100,6 +110,7 @@ type series struct {
 type route struct {
 	weighted []*version          // versions with weight > 0, by version number
 	backends map[string]*backend // by redacted URL
+	sample   float64
 }
 
 type version struct {
@@ -212,7 +223,7 @@ func (g *Gateway) Set(key string, r Route) {
 	routes := *g.routes.Load()
 	old := routes[key]
 
-	nr := &route{backends: map[string]*backend{}}
+	nr := &route{backends: map[string]*backend{}, sample: min(max(r.Sample, 0), 1)}
 	byVersion := map[int64][]*backend{}
 	for _, b := range r.Backends {
 		if b.URL == nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,11 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, key, path string
 	}
 
 	ex := &exchange{ResponseWriter: w, key: key, path: path, v: v, b: b}
+	var tap *bodyTap
+	if rt.sample > 0 && g.opts.Record != nil && r.Body != nil && g.opts.Rand() < rt.sample {
+		tap = &bodyTap{ReadCloser: r.Body}
+		r.Body = tap
+	}
 	b.inflight.Add(1)
 	start := time.Now()
 	defer func() {
@@ -70,6 +76,9 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, key, path string
 		ex.finish(start, r.Context().Err() != nil)
 		if p != nil {
 			panic(p)
+		}
+		if tap != nil && tap.complete() && ex.status != 0 && ex.status < 500 {
+			g.opts.Record(key, v.num, tap.buf.Bytes())
 		}
 	}()
 	g.proxy.ServeHTTP(ex, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
@@ -289,3 +298,31 @@ func (bp *bufferPool) Get() []byte {
 }
 
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
+// bodyTap keeps a copy of a request body as the proxy streams it, up to
+// MaxRecordBytes; a larger body is not kept at all.
+type bodyTap struct {
+	io.ReadCloser
+	buf      bytes.Buffer
+	eof      bool
+	overflow bool
+}
+
+func (t *bodyTap) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if !t.overflow {
+		if t.buf.Len()+n > MaxRecordBytes {
+			t.overflow = true
+			t.buf = bytes.Buffer{}
+		} else {
+			t.buf.Write(p[:n])
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		t.eof = true
+	}
+	return n, err
+}
+
+// complete says whether the whole body was read and kept.
+func (t *bodyTap) complete() bool { return t.eof && !t.overflow && t.buf.Len() > 0 }

@@ -85,7 +85,12 @@ func (d *MonitorDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			},
 			"model":            computedString("Model the monitor watches."),
 			"baseline_dataset": computedString("Dataset whose content is the reference."),
-			"current_dataset":  computedString("Dataset compared with the baseline at each evaluation."),
+			"current_dataset":  computedString("Dataset compared with the baseline at each evaluation; null when `deployment` is the current data."),
+			"deployment":       computedString("Deployment whose logged requests are the current data; null when `current_dataset` is."),
+			"current_window": schema.Int64Attribute{
+				MarkdownDescription: "With `deployment`: the newest logged rows each evaluation compares.",
+				Computed:            true,
+			},
 			"features": schema.ListAttribute{
 				MarkdownDescription: "Columns compared; empty when the monitor compares every column of the baseline.",
 				ElementType:         types.StringType,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,9 +16,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
@@ -48,6 +51,8 @@ type monitorModel struct {
 	Model             types.String  `tfsdk:"model"`
 	BaselineDataset   types.String  `tfsdk:"baseline_dataset"`
 	CurrentDataset    types.String  `tfsdk:"current_dataset"`
+	Deployment        types.String  `tfsdk:"deployment"`
+	CurrentWindow     types.Int64   `tfsdk:"current_window"`
 	Features          types.List    `tfsdk:"features"`
 	Metric            types.String  `tfsdk:"metric"`
 	CategoricalMetric types.String  `tfsdk:"categorical_metric"`
@@ -128,9 +133,23 @@ func (r *MonitorResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Validators:          []validatorString{nameValidator()},
 			},
 			"current_dataset": schema.StringAttribute{
-				MarkdownDescription: "Name of the dataset compared with the baseline, typically recent production inputs; the server re-reads it at each evaluation.",
-				Required:            true,
-				Validators:          []validatorString{nameValidator()},
+				MarkdownDescription: "Name of the dataset compared with the baseline, typically recent production inputs; the server re-reads it at each evaluation. Exactly one of `current_dataset` and `deployment`.",
+				Optional:            true,
+				Validators: []validatorString{nameValidator(), stringvalidator.ExactlyOneOf(
+					path.MatchRoot("current_dataset"), path.MatchRoot("deployment"))},
+			},
+			"deployment": schema.StringAttribute{
+				MarkdownDescription: "Name of a `mlops_deployment` whose logged prediction requests (its `prediction_logging`) are the current data: " +
+					"the newest `current_window` rows its gateway kept. Exactly one of `current_dataset` and `deployment`.",
+				Optional:   true,
+				Validators: []validatorString{nameValidator()},
+			},
+			"current_window": schema.Int64Attribute{
+				MarkdownDescription: "With `deployment`: how many of the newest logged rows each evaluation compares. Defaults to 10000.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.Int64{int64validator.Between(1, 1_000_000)},
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
 			"features": schema.ListAttribute{
 				MarkdownDescription: "Columns to compare. Unset compares every column of the baseline.",
@@ -368,6 +387,8 @@ func (m *MonitorResourceModel) spec(ctx context.Context, diags *diag.Diagnostics
 		Model:             m.Model.ValueString(),
 		BaselineDataset:   m.BaselineDataset.ValueString(),
 		CurrentDataset:    m.CurrentDataset.ValueString(),
+		Deployment:        m.Deployment.ValueString(),
+		CurrentWindow:     int(m.CurrentWindow.ValueInt64()),
 		Features:          stringList(ctx, m.Features, diags),
 		Metric:            m.Metric.ValueString(),
 		CategoricalMetric: m.CategoricalMetric.ValueString(),
@@ -409,7 +430,12 @@ func (m *monitorModel) fill(mon *api.Monitor, dataSource bool) {
 	m.Name = types.StringValue(mon.Name)
 	m.Model = types.StringValue(mon.Model)
 	m.BaselineDataset = types.StringValue(mon.BaselineDataset)
-	m.CurrentDataset = types.StringValue(mon.CurrentDataset)
+	m.CurrentDataset = optionalString(mon.CurrentDataset)
+	m.Deployment = optionalString(mon.Deployment)
+	m.CurrentWindow = types.Int64Null()
+	if mon.CurrentWindow > 0 {
+		m.CurrentWindow = types.Int64Value(int64(mon.CurrentWindow))
+	}
 	m.Features = keepEmptyList(mon.Features, dataSource || isEmpty(m.Features))
 	m.Metric = types.StringValue(mon.NumericMetric())
 	m.CategoricalMetric = types.StringValue(mon.CategoricalMetricOrDefault())

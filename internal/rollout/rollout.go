@@ -158,7 +158,7 @@ func (c *Controller) rollAtOnce(ctx context.Context, key string, d *api.Deployme
 	}
 	st.StableVersion, st.CanaryVersion, st.CanaryWeight, st.CanaryStep, st.StepStartedAt = target, 0, 0, 0, nil
 	st.Phase, st.Message = api.PhaseHealthy, ""
-	c.cfg.Gateway.Set(key, gateway.Route{Weights: map[int64]int{target: 100}, Backends: backends, HealthPath: d.Runtime.HealthPath})
+	c.cfg.Gateway.Set(key, gateway.Route{Weights: map[int64]int{target: 100}, Backends: backends, HealthPath: d.Runtime.HealthPath, Sample: sampleRate(d)})
 	if old != 0 && old != target {
 		c.stopVersion(key, old)
 		st.Message = fmt.Sprintf("version %d replaced version %d", target, old)
@@ -256,7 +256,7 @@ func (c *Controller) serveCurrent(ctx context.Context, key string, d *api.Deploy
 	if st.StableVersion == 0 {
 		return nil
 	}
-	route := gateway.Route{Weights: map[int64]int{st.StableVersion: 100 - st.CanaryWeight}, HealthPath: d.Runtime.HealthPath}
+	route := gateway.Route{Weights: map[int64]int{st.StableVersion: 100 - st.CanaryWeight}, HealthPath: d.Runtime.HealthPath, Sample: sampleRate(d)}
 	versions := []int64{st.StableVersion}
 	if st.CanaryVersion != 0 {
 		route.Weights[st.CanaryVersion] = st.CanaryWeight
@@ -412,4 +412,11 @@ func deref(p *int64, def int64) int64 {
 		return def
 	}
 	return *p
+}
+
+func sampleRate(d *api.Deployment) float64 {
+	if d.PredictionLogging == nil {
+		return 0
+	}
+	return d.PredictionLogging.SampleRate
 }

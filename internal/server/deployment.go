@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/predlog"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
@@ -26,6 +27,9 @@ func (s *Server) prepareDeployment(ctx context.Context, project string, spec *ap
 	}
 	if spec.Strategy == nil {
 		spec.Strategy = &api.DeploymentStrategy{}
+	}
+	if pl := spec.PredictionLogging; pl != nil && pl.MaxEntries == 0 {
+		pl.MaxEntries = predlog.DefaultMaxEntries
 	}
 	st := spec.Strategy
 	if st.Type == "" {
@@ -186,6 +190,9 @@ func (s *Server) registerDeployments() {
 				return err
 			}
 			if err := tx.Delete(ctx, store.DeploymentStateKey(in.Project, in.Name), 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := predlog.Delete(ctx, tx, in.Project, in.Name); err != nil {
 				return err
 			}
 			// The controller finds it gone and tears down its backends.

@@ -33,6 +33,7 @@ func TestDeploymentValidation(t *testing.T) {
 		{"canary without steps", map[string]any{"strategy": map[string]any{"type": "canary"}}, "body.strategy.steps", "at least one step"},
 		{"steps out of order", map[string]any{"strategy": map[string]any{"type": "canary", "steps": []int{50, 10}}}, "body.strategy.steps[1]", "increasing"},
 		{"steps without canary", map[string]any{"strategy": map[string]any{"steps": []int{10}}}, "body.strategy.steps", "type canary"},
+		{"sample rate above 1", map[string]any{"prediction_logging": map[string]any{"sample_rate": 1.5}}, "body.prediction_logging.sample_rate", ""},
 		{"bad step interval", map[string]any{"strategy": map[string]any{"type": "canary", "steps": []int{10}, "step_interval": "soon"}}, "body.strategy.step_interval", "not a duration"},
 	}
 	for _, c := range cases {

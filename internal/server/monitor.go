@@ -40,19 +40,24 @@ func (s *Server) prepareMonitor(ctx context.Context, project string, spec *api.M
 		}
 		spec.Notification.SecretSet = false
 	}
-	refs := []struct {
+	type ref struct {
 		field, what string
 		key         store.Key
-	}{
+	}
+	refs := []ref{
 		{"model", "model", store.ModelKey(project, spec.Model)},
 		{"baseline_dataset", "dataset", store.DatasetKey(project, spec.BaselineDataset)},
-		{"current_dataset", "dataset", store.DatasetKey(project, spec.CurrentDataset)},
+	}
+	if spec.CurrentDataset != "" {
+		refs = append(refs, ref{"current_dataset", "dataset", store.DatasetKey(project, spec.CurrentDataset)})
+	} else {
+		refs = append(refs, ref{"deployment", "deployment", store.DeploymentKey(project, spec.Deployment)})
+		if spec.CurrentWindow == 0 {
+			spec.CurrentWindow = api.DefaultCurrentWindow
+		}
 	}
 	if spec.RetrainSchedule != "" {
-		refs = append(refs, struct {
-			field, what string
-			key         store.Key
-		}{"retrain_schedule", "schedule", store.ScheduleKey(project, spec.RetrainSchedule)})
+		refs = append(refs, ref{"retrain_schedule", "schedule", store.ScheduleKey(project, spec.RetrainSchedule)})
 	}
 	for _, r := range refs {
 		if _, err := s.store.Get(ctx, r.key); err != nil {

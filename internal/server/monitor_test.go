@@ -89,6 +89,9 @@ func TestMonitorValidation(t *testing.T) {
 		{"bad cooldown", map[string]any{"cooldown": "soon"}, "body.cooldown", "not a duration"},
 		{"duplicate feature", map[string]any{"features": []string{"age", "age"}}, "body.features[1]", "twice"},
 		{"threshold for an unlisted feature", map[string]any{"features": []string{"age"}, "feature_thresholds": map[string]float64{"plan": 0.2}}, "body.feature_thresholds.plan", "not in features"},
+		{"current dataset and deployment", map[string]any{"deployment": "api"}, "body.current_dataset", "exactly one"},
+		{"no current data", map[string]any{"current_dataset": ""}, "body.current_dataset", "deployment"},
+		{"unknown deployment", map[string]any{"current_dataset": "", "deployment": "nope"}, "body.deployment", `deployment "nope"`},
 		{"ftp webhook", map[string]any{"notification": map[string]any{"url": "ftp://example.com/x"}}, "body.notification.url", "http or https"},
 		{"webhook with credentials", map[string]any{"notification": map[string]any{"url": "https://u:p@example.com/x"}}, "body.notification.url", "credentials"},
 	}

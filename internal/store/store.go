@@ -33,6 +33,8 @@ const (
 	KindDeployment        Kind = "deployment"
 	KindDeploymentState   Kind = "deployment_state"
 	KindDeploymentSync    Kind = "deployment_sync"
+	// Logged prediction requests live under their deployment, named by number.
+	KindPredictionLog Kind = "prediction_log"
 	// Runs live under their pipeline (parent) and are named by number; logs
 	// live under "<pipeline>/<run>" and are named by step.
 	KindPipelineRun Kind = "pipeline_run"

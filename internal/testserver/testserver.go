@@ -19,6 +19,7 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/predlog"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/serving"
@@ -61,8 +62,12 @@ func Start(t testing.TB) *Instance {
 	// Deployments launch model servers and route to them like the real
 	// server, with quick health checks so rollouts settle fast.
 	reg := prometheus.NewRegistry()
-	gw := gateway.New(reg, gateway.Options{HealthInterval: 100 * time.Millisecond, Logger: logger})
+	predictions := predlog.New(st, logger)
+	logCtx, stopLog := context.WithCancel(ctx)
+	go predictions.Run(logCtx)
+	gw := gateway.New(reg, gateway.Options{HealthInterval: 100 * time.Millisecond, Logger: logger, Record: predictions.Record})
 	t.Cleanup(gw.Close)
+	t.Cleanup(stopLog)
 	models := serving.NewManager(logger)
 	t.Cleanup(models.StopAll)
 	controller := rollout.New(rollout.Config{

@@ -339,3 +339,71 @@ func TestDeploymentRestartMidRolloutResumes(t *testing.T) {
 		t.Fatalf("%+v", d.DeploymentStatus)
 	}
 }
+
+// A monitor whose current data is a deployment's logged traffic sees too
+// little data before requests come, then the drift of what clients send.
+func TestMonitorReadsLoggedTraffic(t *testing.T) {
+	t.Parallel()
+	ts := testserver.Start(t)
+	c, ctx := ts.Client, context.Background()
+	bin := modelServer(t)
+	registerVersions(t, c, 1)
+	basePath := filepath.Join(t.TempDir(), "base.csv")
+	var b strings.Builder
+	b.WriteString("age\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "%d\n", 25+i%30) // ages 25-54
+	}
+	if err := os.WriteFile(basePath, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDataset(ctx, "default", api.CreateDatasetRequest{Name: "train", DatasetSpec: api.DatasetSpec{URI: basePath, Format: "csv"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDeployment(ctx, "default", api.CreateDeploymentRequest{Name: "churn-api", DeploymentSpec: api.DeploymentSpec{
+		Model: "churn", Version: 1, Runtime: api.DeploymentRuntime{Command: []string{bin}},
+		PredictionLogging: &api.PredictionLogging{SampleRate: 1},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitPhase(t, c, "churn-api", api.PhaseHealthy, 30*time.Second, nil)
+	if d.PredictionLogging.MaxEntries != 10000 {
+		t.Fatalf("max_entries default: %+v", d.PredictionLogging)
+	}
+	if _, err := c.CreateMonitor(ctx, "default", api.CreateMonitorRequest{Name: "live", MonitorSpec: api.MonitorSpec{
+		Model: "churn", BaselineDataset: "train", Deployment: "churn-api",
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStatus(t, c, "live", api.MonitorInsufficientData)
+	if m.CurrentWindow != 10000 {
+		t.Fatalf("current_window default: %d", m.CurrentWindow)
+	}
+
+	// Clients send older customers than the model learned on.
+	for i := range 60 {
+		body := fmt.Sprintf(`{"instances":[{"age":%d}]}`, 70+i%20)
+		req, _ := http.NewRequest(http.MethodPost, d.URL+"/predict", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+ts.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("predict: %d", resp.StatusCode)
+		}
+	}
+	var ev *api.MonitorEvaluation
+	until(t, time.Now().Add(15*time.Second), "logged traffic drifts", func() (bool, string) {
+		var err error
+		if ev, err = c.EvaluateMonitor(ctx, "default", "live"); err != nil {
+			t.Fatal(err)
+		}
+		// Logging is asynchronous: wait for all 60 rows.
+		return ev.Status == api.MonitorDrifting && ev.CurrentRows == 60, fmt.Sprintf("%s with %d current rows: %s", ev.Status, ev.CurrentRows, ev.Error)
+	})
+	if ev.Deployment != "churn-api" || ev.CurrentRows != 60 || ev.Features[0].CurrentCount != 60 {
+		t.Fatalf("evaluation of logged traffic: %+v", ev)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/dataset"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/monitoring"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/predlog"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
@@ -112,7 +113,7 @@ func (e *Engine) EvaluateMonitor(ctx context.Context, project, name string) (*ap
 func (e *Engine) evaluate(ctx context.Context, m *api.Monitor, mo *store.Object, trigger string, due *time.Time) (*api.MonitorEvaluation, error) {
 	ev := &api.MonitorEvaluation{
 		Project: m.Project, Monitor: m.Name, Trigger: trigger, StartedAt: e.now().UTC(),
-		BaselineDataset: m.BaselineDataset, CurrentDataset: m.CurrentDataset,
+		BaselineDataset: m.BaselineDataset, CurrentDataset: m.CurrentDataset, Deployment: m.Deployment,
 		DriftShareThreshold: m.DriftShareOrDefault(), Features: []api.FeatureDrift{}, DueAt: due,
 	}
 	if err := e.judge(ctx, m, ev); err != nil {
@@ -181,7 +182,24 @@ func (e *Engine) judge(ctx context.Context, m *api.Monitor, ev *api.MonitorEvalu
 	if err != nil {
 		return err
 	}
-	cur, curRows, curVersion, err := e.readDataset(ctx, m.Project, m.CurrentDataset, "current_dataset")
+	var cur []dataset.Values
+	var curRows, curVersion int64
+	if m.Deployment != "" {
+		// Live traffic: the newest rows the deployment's gateway logged.
+		if _, err := e.store.Get(ctx, store.DeploymentKey(m.Project, m.Deployment)); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("deployment: deployment %q does not exist in project %q", m.Deployment, m.Project)
+		}
+		window := m.CurrentWindow
+		if window <= 0 {
+			window = api.DefaultCurrentWindow
+		}
+		cur, curRows, err = predlog.Columns(ctx, e.store, m.Project, m.Deployment, window)
+		// A feature the clients did not send is missing in every row: too few
+		// samples to judge, not a broken spec.
+		cur = withAbsentAsMissing(cur, base, curRows)
+	} else {
+		cur, curRows, curVersion, err = e.readDataset(ctx, m.Project, m.CurrentDataset, "current_dataset")
+	}
 	if err != nil {
 		return err
 	}
@@ -347,4 +365,17 @@ func (e *Engine) eachObject(ctx context.Context, kind store.Kind, fn func(projec
 		}
 	}
 	return nil
+}
+
+func withAbsentAsMissing(cur, base []dataset.Values, rows int64) []dataset.Values {
+	have := make(map[string]bool, len(cur))
+	for _, c := range cur {
+		have[c.Name] = true
+	}
+	for _, b := range base {
+		if !have[b.Name] {
+			cur = append(cur, dataset.Values{Name: b.Name, Type: b.Type, Numeric: b.Numeric, Missing: rows, Counts: map[string]int64{}})
+		}
+	}
+	return cur
 }

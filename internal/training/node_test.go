@@ -22,6 +22,7 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/client"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/executor"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/predlog"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/serving"
@@ -63,7 +64,10 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	reg := prometheus.NewRegistry()
-	gw := gateway.New(reg, gateway.Options{HealthInterval: 100 * time.Millisecond, Logger: logger})
+	predictions := predlog.New(st, logger)
+	logCtx, stopLog := context.WithCancel(ctx)
+	go predictions.Run(logCtx)
+	gw := gateway.New(reg, gateway.Options{HealthInterval: 100 * time.Millisecond, Logger: logger, Record: predictions.Record})
 	models := serving.NewManager(logger)
 	controller := rollout.New(rollout.Config{Store: st, Gateway: gw, Serving: models, Logger: logger,
 		DataDir: filepath.Join(t.TempDir(), "deployments"), Env: training.BaseEnv(), RetryAfter: time.Second})
@@ -102,6 +106,7 @@ func startNode(t *testing.T, databaseURL string, o nodeOptions) *node {
 		hs.Close()
 		models.StopAll() // as the model servers die with a stopped mlopsd
 		gw.Close()
+		stopLog()
 		_ = st.Close()
 	}
 	t.Cleanup(n.Stop)
