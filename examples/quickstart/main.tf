@@ -1,9 +1,11 @@
 # The quickstart: one project with a validated dataset, a training pipeline,
-# a gated model with a registered version, a champion alias and a nightly
-# retraining schedule. Each run of the pipeline trains a new version with the
-# Go trainer in examples/trainer and promotes it to staging when it passes
-# the staging gate. Run mlopsd from the repository root (its data root),
-# export MLOPS_ENDPOINT and MLOPS_TOKEN, then terraform apply here.
+# a gated model with a registered version, a champion alias, a nightly
+# retraining schedule, a deployment serving the champion behind the gateway
+# and a drift monitor watching the requests it serves. Each run of the
+# pipeline trains a new version with the Go trainer in examples/trainer and
+# promotes it to staging when it passes the staging gate. Run mlopsd from the
+# repository root (its data root), export MLOPS_ENDPOINT and MLOPS_TOKEN, then
+# terraform apply here.
 
 terraform {
   required_providers {
@@ -83,13 +85,14 @@ resource "mlops_model" "churn" {
 }
 
 resource "mlops_model_version" "baseline" {
-  project      = mlops_project.quickstart.name
-  model        = mlops_model.churn.name
-  artifact_uri = "file://${abspath(path.module)}/model.txt"
-  metrics      = { accuracy = 0.725 }
-  params       = { threshold = "0.5" }
+  project = mlops_project.quickstart.name
+  model   = mlops_model.churn.name
+  # What examples/trainer wrote on churn.csv; examples/modelserver serves it.
+  artifact_uri = "file://${abspath(path.module)}/model.bin.json"
+  metrics      = { accuracy = 0.8, auc = 0.875 }
+  params       = { learning_rate = "0.1", epochs = "300" }
   dataset      = mlops_dataset.churn.name
-  description  = "Per-plan churn rates"
+  description  = "Logistic regression trained by examples/trainer"
 }
 
 resource "mlops_model_alias" "champion" {
@@ -105,6 +108,53 @@ resource "mlops_retraining_schedule" "nightly" {
   pipeline = mlops_pipeline.train.name
   cron     = "0 3 * * *"
   timezone = "UTC"
+}
+
+# Serves whatever version champion points at: moving the alias rolls the
+# deployment to the new version as a canary (10 %, then 50 %, one minute each),
+# rolled back on its own if the canary errs or slows down.
+resource "mlops_deployment" "churn_api" {
+  project = mlops_project.quickstart.name
+  name    = "churn-api"
+  model   = mlops_model.churn.name
+  alias   = mlops_model_alias.champion.alias
+  runtime = {
+    # mlopsd starts this per version with PORT and MLOPS_ARTIFACT_URI set;
+    # the first start compiles the server.
+    command     = ["go", "-C", local.repository, "run", "./examples/modelserver"]
+    health_path = "/healthz"
+  }
+  strategy = {
+    type               = "canary"
+    steps              = [10, 50]
+    step_interval      = "1m"
+    max_error_rate     = 0.05
+    max_latency_p99_ms = 500
+    min_requests       = 20
+  }
+  # Keep a tenth of the requests for the monitor below.
+  prediction_logging = {
+    sample_rate = 0.1
+  }
+}
+
+# Compares what clients send the deployment with the training data every
+# hour; when they drift apart it retrains through the nightly schedule's pipeline.
+resource "mlops_monitor" "churn_inputs" {
+  project          = mlops_project.quickstart.name
+  name             = "churn-inputs"
+  model            = mlops_model.churn.name
+  baseline_dataset = mlops_dataset.churn.name
+  deployment       = mlops_deployment.churn_api.name
+  features         = ["tenure_months", "monthly_spend", "plan", "support_tickets"]
+  interval         = "1h"
+  retrain_schedule = mlops_retraining_schedule.nightly.name
+  cooldown         = "24h"
+}
+
+output "predict_url" {
+  description = "POST {\"instances\": [{...}]} here with the token as a bearer token."
+  value       = "${mlops_deployment.churn_api.url}/predict"
 }
 
 output "champion_version" {

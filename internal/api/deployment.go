@@ -103,6 +103,9 @@ type DeploymentStatus struct {
 	// RolledBackVersion is the target that was rolled back; a new target clears it.
 	RolledBackVersion int64      `json:"rolled_back_version,omitempty" readOnly:"true"`
 	StepStartedAt     *time.Time `json:"step_started_at,omitempty" readOnly:"true"`
+	// ObservedGeneration is the deployment generation this status was computed
+	// for: a client that wrote generation g waits for a status with at least g.
+	ObservedGeneration int64 `json:"observed_generation,omitempty" readOnly:"true"`
 }
 
 // Validate checks a deployment spec; the model and version's existence is the server's to check.

@@ -144,6 +144,8 @@ func (p *MlopsProvider) Resources(context.Context) []func() resource.Resource {
 		NewRetrainingScheduleResource,
 		// monitors
 		NewMonitorResource,
+		// deployments
+		NewDeploymentResource,
 	}
 }
 
@@ -157,6 +159,8 @@ func (p *MlopsProvider) DataSources(context.Context) []func() datasource.DataSou
 		NewModelDataSource, NewModelVersionDataSource,
 		// monitors
 		NewMonitorDataSource,
+		// deployments
+		NewDeploymentDataSource,
 	}
 }
 

@@ -2,9 +2,13 @@ package provider_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +63,8 @@ func TestAccQuickstart(t *testing.T) {
 					statecheck.ExpectKnownValue("mlops_pipeline.train", tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue("mlops_pipeline.train", tfjsonpath.New("promote_to"), knownvalue.StringExact("staging")),
 					statecheck.ExpectKnownValue("mlops_model_version.baseline", tfjsonpath.New("dataset_version"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("mlops_deployment.churn_api", tfjsonpath.New("phase"), knownvalue.StringExact("healthy")),
+					statecheck.ExpectKnownValue("mlops_deployment.churn_api", tfjsonpath.New("stable_version"), knownvalue.Int64Exact(1)),
 				},
 				Check: func(*terraform.State) error {
 					m, err := srv.Client.GetModel(ctx, "quickstart", "churn-classifier")
@@ -67,6 +73,9 @@ func TestAccQuickstart(t *testing.T) {
 					}
 					if m.Aliases["champion"] != 1 || m.LatestVersion != 1 {
 						return fmt.Errorf("after apply the server holds model %+v", m)
+					}
+					if err := quickstartPredict(srv); err != nil {
+						return err
 					}
 					// One run, as `curl -X POST .../pipelines/train/runs` starts it. The
 					// first go run compiles the trainer, hence the generous wait.
@@ -119,6 +128,40 @@ func quickstartRun(srv *acctest.Server, timeout time.Duration) error {
 	}
 	if m.Aliases["staging"] != 2 || m.Aliases["champion"] != 1 || m.LatestVersion != 2 {
 		return fmt.Errorf("after the run the model is %+v; want staging on 2, champion still on 1", m)
+	}
+	return nil
+}
+
+// quickstartPredict asks the deployment for a prediction through the
+// gateway, as the README's curl does, and checks the champion answered.
+func quickstartPredict(srv *acctest.Server) error {
+	d, err := srv.Client.GetDeployment(context.Background(), "quickstart", "churn-api")
+	if err != nil {
+		return err
+	}
+	body := `{"instances": [{"tenure_months": 3, "monthly_spend": 120, "plan": "basic", "support_tickets": 4}]}`
+	req, err := http.NewRequest(http.MethodPost, d.URL+"/predict", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Predictions []struct {
+			Churned     bool    `json:"churned"`
+			Probability float64 `json:"probability"`
+		} `json:"predictions"`
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Mlops-Version") != "1" || json.Unmarshal(raw, &out) != nil || len(out.Predictions) != 1 {
+		return fmt.Errorf("predict: %d version %q: %s", resp.StatusCode, resp.Header.Get("X-Mlops-Version"), raw)
+	}
+	if p := out.Predictions[0].Probability; p <= 0 || p >= 1 {
+		return fmt.Errorf("predict: probability %v", p)
 	}
 	return nil
 }

@@ -95,6 +95,7 @@ func (c *Controller) Reconcile(ctx context.Context, project, name string) (time.
 		return 0, err
 	}
 	before := st
+	st.ObservedGeneration = o.Generation
 	next, err := c.step(ctx, key, &d, &st)
 	if err != nil {
 		return 0, err

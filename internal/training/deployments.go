@@ -58,6 +58,17 @@ func (e *Engine) SyncDeployment(ctx context.Context, tx store.Store, project, na
 	}
 	var s deploymentSync
 	k := deploymentSyncKey(project, name)
+	if _, err := tx.Get(ctx, store.DeploymentKey(project, name)); errors.Is(err, store.ErrNotFound) {
+		// Deleted: the sync count goes with it (nothing of a deleted
+		// deployment stays in its project), and a chain of token 0, which
+		// matches no count, tears its backends down.
+		if err := tx.Delete(ctx, k, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return e.enqueueReconcile(ctx, tx, reconcileArgs{Project: project, Deployment: name, At: e.now().UTC()})
+	} else if err != nil {
+		return err
+	}
 	o, err := tx.Get(ctx, k)
 	switch {
 	case err == nil:
@@ -105,8 +116,8 @@ func (e *Engine) enqueueReconcile(ctx context.Context, tx store.Store, a reconci
 	if err != nil {
 		return err
 	}
-	if _, err := e.river.InsertTx(ctx, sqltx, a, &river.InsertOpts{Queue: queueDeployments, ScheduledAt: a.At,
-		UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+	if _, err := e.river.InsertTx(ctx, sqltx, a, insertAt(&river.InsertOpts{Queue: queueDeployments,
+		UniqueOpts: river.UniqueOpts{ByArgs: true}}, a.At, e.now())); err != nil {
 		return fmt.Errorf("enqueue deployment reconcile: %w", err)
 	}
 	return nil
@@ -152,8 +163,8 @@ func (e *Engine) reconcileDeployments(ctx context.Context) error {
 	})
 }
 
-// forgetDeleted drops the sync count of a deployment that is gone, so that
-// nothing of it is left in its project.
+// forgetDeleted drops the sync count of a deployment that is gone, should
+// one still be there (a deletion before this version removed none).
 func (e *Engine) forgetDeleted(ctx context.Context, a reconcileArgs) error {
 	return e.store.InTx(ctx, func(tx store.Store) error {
 		if _, err := tx.Get(ctx, store.DeploymentKey(a.Project, a.Deployment)); !errors.Is(err, store.ErrNotFound) {
@@ -172,4 +183,14 @@ func (e *Engine) forgetDeleted(ctx context.Context, a reconcileArgs) error {
 		}
 		return tx.Delete(ctx, o.Key, o.Generation)
 	})
+}
+
+// insertAt schedules a job for at, or makes it available at once when at is
+// not in the future: River releases scheduled jobs only on its scheduler's
+// tick (every 5s), which would delay every immediate job by up to that.
+func insertAt(opts *river.InsertOpts, at, now time.Time) *river.InsertOpts {
+	if at.After(now) {
+		opts.ScheduledAt = at
+	}
+	return opts
 }

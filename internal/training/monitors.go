@@ -69,7 +69,7 @@ func (e *Engine) enqueueEvaluation(ctx context.Context, tx store.Store, project,
 		return err
 	}
 	_, err = e.river.InsertTx(ctx, sqltx, evalArgs{Project: project, Monitor: name, Incarnation: incarnation.UnixMicro(), Due: due.UTC()},
-		&river.InsertOpts{Queue: queueMonitors, ScheduledAt: due, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+		insertAt(&river.InsertOpts{Queue: queueMonitors, UniqueOpts: river.UniqueOpts{ByArgs: true}}, due, e.now()))
 	if err != nil {
 		return fmt.Errorf("enqueue monitor evaluation: %w", err)
 	}
