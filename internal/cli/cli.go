@@ -47,7 +47,7 @@ func newRoot(version string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(version), newMigrate(), newToken(), newVersion(version))
+	root.AddCommand(newServe(version), newMigrate(), newToken(), newBackup(), newRestore(), newVersion(version))
 	return root
 }
 

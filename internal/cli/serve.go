@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -36,6 +38,37 @@ type serveOptions struct {
 	shutdownTimeout                              time.Duration
 	allowPrivateWebhooks                         bool
 	externalURL                                  string
+	rateLimit                                    float64
+	rateBurst                                    int
+}
+
+// Environment variables for the rate limit flags.
+const (
+	EnvRateLimit = "MLOPSD_RATE_LIMIT"
+	EnvRateBurst = "MLOPSD_RATE_BURST"
+)
+
+// rateLimitFromEnv fills the rate limit flags not given on the command line
+// from the environment, and checks them.
+func rateLimitFromEnv(cmd *cobra.Command, o *serveOptions) error {
+	if v := os.Getenv(EnvRateLimit); v != "" && !cmd.Flags().Changed("rate-limit") {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%s=%q: want requests per second, such as 100 (0 turns the limit off)", EnvRateLimit, v)
+		}
+		o.rateLimit = f
+	}
+	if v := os.Getenv(EnvRateBurst); v != "" && !cmd.Flags().Changed("rate-burst") {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: want a number of requests, such as 200", EnvRateBurst, v)
+		}
+		o.rateBurst = n
+	}
+	if o.rateLimit < 0 || math.IsNaN(o.rateLimit) || math.IsInf(o.rateLimit, 0) || o.rateBurst < 0 {
+		return fmt.Errorf("--rate-limit %g and --rate-burst %d: use positive numbers, or --rate-limit 0 to turn the limit off", o.rateLimit, o.rateBurst)
+	}
+	return nil
 }
 
 func newServe(version string) *cobra.Command {
@@ -47,6 +80,9 @@ func newServe(version string) *cobra.Command {
 			"Set " + EnvAdminToken + " to make sure an admin token with that value exists (for bootstrapping).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := rateLimitFromEnv(cmd, &o); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			return serve(ctx, version, o)
@@ -66,6 +102,9 @@ func newServe(version string) *cobra.Command {
 		"let monitor webhooks reach loopback, private and link-local addresses (env "+EnvAllowPrivateWebhooks+"); off by default so API users cannot probe internal hosts")
 	cmd.Flags().StringVar(&o.externalURL, "external-url", os.Getenv(EnvExternalURL),
 		"base URL clients reach this server at, which deployment URLs start with (env "+EnvExternalURL+"; default: the listen address)")
+	cmd.Flags().Float64Var(&o.rateLimit, "rate-limit", 100,
+		"requests per second each token may keep up on /v1 (callers without a valid token: per client address); 0 turns the limit off (env "+EnvRateLimit+")")
+	cmd.Flags().IntVar(&o.rateBurst, "rate-burst", 200, "requests a token may make at once before --rate-limit applies (env "+EnvRateBurst+")")
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -118,7 +157,8 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 		return err
 	}
 	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots, Engine: engine,
-		AllowPrivateWebhooks: o.allowPrivateWebhooks, Gateway: gw, Registry: reg, ExternalURL: o.externalURL})
+		AllowPrivateWebhooks: o.allowPrivateWebhooks, Gateway: gw, Registry: reg, ExternalURL: o.externalURL,
+		RateLimit: server.RateLimit{PerSecond: o.rateLimit, Burst: o.rateBurst}})
 	if err != nil {
 		return err
 	}

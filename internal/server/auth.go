@@ -125,8 +125,12 @@ func (p *principal) canWrite(project string) bool {
 	return p.role == api.RoleAdmin || (p.role == api.RoleEditor && (p.project == api.AllProjects || p.project == project))
 }
 
-// authenticate resolves the bearer token of a request.
+// authenticate resolves the bearer token of a request (once: the rate
+// limiter's answer for the same header is reused).
 func (s *Server) authenticate(ctx context.Context, header string) (*principal, error) {
+	if ra, ok := ctx.Value(resolvedAuthKey{}).(*resolvedAuth); ok && ra.header == header {
+		return ra.p, ra.err
+	}
 	secret, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok || secret == "" {
 		return nil, errUnauthenticated

@@ -51,6 +51,9 @@ type Config struct {
 	// ExternalURL is how clients reach this server (deployment URLs start
 	// with it); SetExternalURL sets it once the listener is known.
 	ExternalURL string
+	// RateLimit bounds each token's (or address's) request rate on /v1; the
+	// zero value serves without a limit.
+	RateLimit RateLimit
 }
 
 // Server serves the /v1 API.
@@ -66,6 +69,9 @@ type Server struct {
 	webhooks    *webhook.Sender
 	gateway     *gateway.Gateway
 	externalURL string
+	limiter     *limiter // nil: no rate limit
+	// auditFailures counts changes whose audit record could not be written.
+	auditFailures prometheus.Counter
 }
 
 func init() {
@@ -114,9 +120,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(reg)
+	s.auditFailures = newAuditFailures(reg)
+	s.limiter = newLimiter(cfg.RateLimit, s.now)
 
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.metrics.middleware, s.logRequests, s.idempotency)
+	r.Use(s.recoverer, s.metrics.middleware, s.logRequests, s.rateLimit, s.idempotency)
 	hc := huma.DefaultConfig("mlopsd", cfg.Version)
 	hc.CreateHooks = nil // no $schema links in bodies: clients round-trip them
 	hc.DocsPath = ""
@@ -128,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	hc.Security = []map[string][]string{{"bearer": {}}}
 	hc.FieldsOptionalByDefault = true
 	s.api = humachi.New(r, hc)
-	s.api.UseMiddleware(s.authorize)
+	s.api.UseMiddleware(s.authorize, s.audit)
 	s.router = r
 
 	s.registerHealth(reg)
@@ -144,6 +152,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerDeployments()
 	s.mountGateway()
 	s.registerTokens()
+	s.registerAudit()
 
 	if err := s.ensureDefaultProject(ctx); err != nil {
 		return nil, err

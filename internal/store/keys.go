@@ -85,3 +85,13 @@ func DeploymentKey(project, name string) Key {
 func DeploymentStateKey(project, name string) Key {
 	return Key{Kind: KindDeploymentState, Project: project, Name: name}
 }
+
+// AuditScope is the sequence that numbers audit records, across all projects.
+const AuditScope = "audit"
+
+// AuditKey addresses audit record seq in a stream: stream "" holds every
+// record, stream <project> a copy of the records about that project, so each
+// stream lists newest first on its own.
+func AuditKey(stream string, seq int64) Key {
+	return Key{Kind: KindAudit, Parent: stream, Name: strconv.FormatInt(seq, 10)}
+}

@@ -39,6 +39,10 @@ const (
 	// live under "<pipeline>/<run>" and are named by step.
 	KindPipelineRun Kind = "pipeline_run"
 	KindRunLog      Kind = "run_log"
+	// Audit records of changes, named by their sequence number. They live
+	// outside every project (Project ""), so they outlive what they describe
+	// and never keep a project from being deleted; see AuditKey.
+	KindAudit Kind = "audit"
 )
 
 // Errors every implementation returns, so callers can map them to HTTP statuses.

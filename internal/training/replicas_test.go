@@ -61,6 +61,7 @@ func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 	ca := a.client(t, admin)
 	const n = 100
 	name := func(i int) string { return fmt.Sprintf("rep-%03d", i) }
+	pipelinesFrom := time.Now()
 	for i := range n {
 		if _, err := ca.CreatePipeline(ctx, "default", api.CreatePipelineRequest{Name: name(i), PipelineSpec: api.PipelineSpec{
 			Steps: []api.Step{sh("s", "true")},
@@ -71,8 +72,10 @@ func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 	// start_at spreads the due times of the schedules over 2s (longer than
 	// the replicas' 1s poll, so that both take firings): schedule i is due at
 	// t0+i*20ms, then every 10s.
-	// 10s leaves room for creating 100 schedules on a loaded machine.
-	t0 := time.Now().Add(10 * time.Second).UTC().Truncate(time.Second)
+	// Creating the schedules must end before the first due time: leave
+	// 10s, or three times what creating the pipelines took on a loaded machine.
+	leadTime := max(10*time.Second, 3*time.Since(pipelinesFrom))
+	t0 := time.Now().Add(leadTime).UTC().Truncate(time.Second)
 	starts := make([]time.Time, n)
 	created := make([]time.Time, n)
 	for i := range n {
