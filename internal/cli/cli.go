@@ -1,4 +1,4 @@
-// Package cli holds mlopsd's commands: serve, migrate, token and version.
+// Package cli holds mlopsd's commands: serve, migrate, token, backup, restore and version.
 package cli
 
 import (
