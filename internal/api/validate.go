@@ -3,11 +3,13 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 )
@@ -51,8 +53,15 @@ func ValidateLabels(field string, labels map[string]string) *FieldError {
 		if k == "" || len(k) > 63 {
 			return Errorf(field, "key %q must be 1-63 characters", k)
 		}
+		// JSON decoding turns invalid UTF-8 into U+FFFD, so that is what bad bytes look like here.
+		if strings.ContainsRune(k, utf8.RuneError) {
+			return Errorf(field, "key %q is not valid UTF-8 text (it holds U+FFFD, which stands for invalid bytes)", k)
+		}
 		if len(labels[k]) > 256 {
 			return Errorf(field+"."+k, "value is longer than 256 characters")
+		}
+		if strings.ContainsRune(labels[k], utf8.RuneError) {
+			return Errorf(field+"."+k, "value is not valid UTF-8 text (it holds U+FFFD, which stands for invalid bytes)")
 		}
 	}
 	return nil
@@ -94,6 +103,10 @@ func ParseDuration(s string) (time.Duration, error) {
 		d, err := time.ParseDuration(n + "h")
 		if err != nil {
 			return 0, err
+		}
+		if d > math.MaxInt64/24 || d < math.MinInt64/24 {
+			// d * 24 would wrap around: 300000d would be about 237 years, -1000000d positive.
+			return 0, fmt.Errorf("time: invalid duration %q: longer than about 292 years", s)
 		}
 		return d * 24, nil
 	}

@@ -47,7 +47,8 @@ func newRoot(version string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(version), newMigrate(), newToken(), newBackup(), newRestore(), newVersion(version))
+	root.AddCommand(newServe(version), newMigrate(), newToken(), newBackup(), newRestore(), newVersion(version),
+		newRuns(), newMonitors(), newDeployments())
 	return root
 }
 

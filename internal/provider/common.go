@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -40,8 +41,13 @@ func configure(providerDataValue any, diags *diag.Diagnostics) *providerData {
 	return d
 }
 
-// tflogLogger sends the client's retry logs to Terraform's log.
-type tflogLogger struct{ ctx context.Context }
+// tflogLogger sends the client's retry logs to Terraform's log. Requests
+// log from many goroutines through one context, and tflog rewrites that
+// context's field map on every call: mu keeps them from racing.
+type tflogLogger struct {
+	ctx context.Context
+	mu  *sync.Mutex
+}
 
 func fields(kv []any) map[string]any {
 	m := map[string]any{}
@@ -51,10 +57,26 @@ func fields(kv []any) map[string]any {
 	return m
 }
 
-func (l tflogLogger) Error(msg string, kv ...any) { tflog.Error(l.ctx, msg, fields(kv)) }
-func (l tflogLogger) Info(msg string, kv ...any)  { tflog.Info(l.ctx, msg, fields(kv)) }
-func (l tflogLogger) Debug(msg string, kv ...any) { tflog.Debug(l.ctx, msg, fields(kv)) }
-func (l tflogLogger) Warn(msg string, kv ...any)  { tflog.Warn(l.ctx, msg, fields(kv)) }
+func (l tflogLogger) Error(msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tflog.Error(l.ctx, msg, fields(kv))
+}
+func (l tflogLogger) Info(msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tflog.Info(l.ctx, msg, fields(kv))
+}
+func (l tflogLogger) Debug(msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tflog.Debug(l.ctx, msg, fields(kv))
+}
+func (l tflogLogger) Warn(msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tflog.Warn(l.ctx, msg, fields(kv))
+}
 
 // addAPIError turns a client error into a diagnostic that says what to do.
 // A field the server blamed becomes an attribute error on that attribute.

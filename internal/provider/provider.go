@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -114,7 +115,7 @@ func (p *MlopsProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		Endpoint:  endpoint,
 		Token:     token,
 		UserAgent: "terraform-provider-mlops/" + p.version,
-		Logger:    tflogLogger{ctx: ctx},
+		Logger:    tflogLogger{ctx: ctx, mu: &sync.Mutex{}},
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid mlopsd endpoint",

@@ -170,6 +170,9 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 		herr := s.storeError(ctx.Context(), store.Key{Kind: "token"}, err)
 		var se huma.StatusError
 		if errors.As(herr, &se) {
+			if se.GetStatus() == http.StatusServiceUnavailable {
+				ctx.SetHeader("Retry-After", "2") // as storeError's 503s say
+			}
 			_ = huma.WriteErr(s.api, ctx, se.GetStatus(), se.Error())
 		}
 		return

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +55,13 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush passes flushes on, so streamed answers (logs?follow=true) stream.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
 
 func wrap(w http.ResponseWriter) *recorder {
 	if rec, ok := w.(*recorder); ok {
@@ -133,8 +142,8 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if len(key) > 255 {
-			writeProblem(w, http.StatusBadRequest, "Idempotency-Key is longer than 255 characters")
+		if len(key) > 255 || !utf8.ValidString(key) || strings.ContainsRune(key, 0) {
+			writeProblem(w, http.StatusBadRequest, "Idempotency-Key must be valid UTF-8 text of at most 255 characters, such as a UUID")
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))

@@ -4,11 +4,14 @@
 package testserver
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,9 +44,66 @@ type Instance struct {
 	Client *client.Client
 }
 
+// Option changes how Start runs the server.
+type Option func(*options)
+
+type options struct {
+	logSink io.Writer
+}
+
+// WithLogSink also writes everything the server logs (API, engine, gateway,
+// model servers), as slog text from debug level up, to w, so a test can read
+// what an operator would see. w must be safe for concurrent use; LogBuffer is.
+// MLOPS_TEST_SERVER_LOG still prints the logs to stderr besides.
+func WithLogSink(w io.Writer) Option {
+	return func(o *options) { o.logSink = w }
+}
+
+// LogBuffer collects log output written from many goroutines; String may be
+// called at any time, also while the server is still writing.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newLogger is the server's logger: silent unless MLOPS_TEST_SERVER_LOG is
+// set (stderr, info and up, as before) or a sink is given (debug and up).
+func newLogger(o options) *slog.Logger {
+	toStderr := os.Getenv("MLOPS_TEST_SERVER_LOG") != ""
+	switch {
+	case o.logSink == nil && !toStderr:
+		return slog.New(slog.DiscardHandler)
+	case o.logSink == nil:
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	w := o.logSink
+	if toStderr {
+		w = io.MultiWriter(os.Stderr, w)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // Start runs a server until the test ends.
-func Start(t testing.TB) *Instance {
+func Start(t testing.TB, opts ...Option) *Instance {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, storetest.DatabaseURL(t), true)
 	if err != nil {
@@ -51,10 +111,7 @@ func Start(t testing.TB) *Instance {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	storetest.LimitConnections(st)
-	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("MLOPS_TEST_SERVER_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+	logger := newLogger(o)
 	roots, err := dataset.NewRoots([]string{os.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ type dialect struct {
 	configure     func(*sql.DB)
 	rebind        func(string) string
 	isUnique      func(error) bool
+	isInvalidText func(error) bool
 	isUnavailable func(error) bool
 }
 
@@ -32,7 +33,8 @@ var sqliteDialect = &dialect{
 		db.SetMaxIdleConns(8)
 		db.SetConnMaxLifetime(0)
 	},
-	rebind: func(q string) string { return q },
+	rebind:        func(q string) string { return q },
+	isInvalidText: func(error) bool { return false },
 	isUnique: func(err error) bool {
 		return strings.Contains(err.Error(), "UNIQUE constraint failed") || strings.Contains(err.Error(), "PRIMARY KEY constraint failed")
 	},
@@ -52,6 +54,11 @@ var postgresDialect = &dialect{
 		db.SetConnMaxIdleTime(time.Minute)
 	},
 	rebind: rebindDollar,
+	isInvalidText: func(err error) bool {
+		var pgErr *pgconn.PgError
+		// 22021: invalid byte sequence for encoding; 22P05: untranslatable character.
+		return errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05")
+	},
 	isUnique: func(err error) bool {
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23505"

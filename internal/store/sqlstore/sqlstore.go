@@ -146,6 +146,10 @@ func (s *Store) wrap(err error) error {
 		return nil
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
+	case s.dialect.isInvalidText(err):
+		// A key PostgreSQL cannot even hold as text (invalid UTF-8, NUL) names
+		// nothing stored: every stored name passed validation.
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	case s.dialect.isUnique(err):
 		return fmt.Errorf("%w: %w", store.ErrExists, err)
 	case s.dialect.isUnavailable(err):
