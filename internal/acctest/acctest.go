@@ -33,10 +33,31 @@ type Server struct {
 	*testserver.Instance
 }
 
-// StartServer starts a fresh mlopsd (SQLite, or PostgreSQL with MLOPS_TEST_STORE=postgres).
+// StartServer starts a fresh mlopsd (SQLite, or PostgreSQL with
+// MLOPS_TEST_STORE=postgres) for a test that runs alone (t.Setenv). Without
+// TF_ACC the test is skipped before any server starts, as resource.Test would.
 func StartServer(t *testing.T) *Server {
 	t.Helper()
+	skipUnlessAcc(t)
 	return &Server{Instance: testserver.Start(t)}
+}
+
+// StartParallelServer marks the test parallel and only then starts its
+// server, so a test waiting for its turn holds no server: dozens of idle
+// engines polling one PostgreSQL would slow the tests that run. Tests using
+// it call resource.Test, not resource.ParallelTest (t.Parallel runs once).
+func StartParallelServer(t *testing.T) *Server {
+	t.Helper()
+	skipUnlessAcc(t)
+	t.Parallel()
+	return &Server{Instance: testserver.Start(t)}
+}
+
+func skipUnlessAcc(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance tests run with TF_ACC=1")
+	}
 }
 
 // ProviderBlock is a provider block pointing at the server with its admin token.

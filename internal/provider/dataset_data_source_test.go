@@ -12,10 +12,10 @@ import (
 )
 
 func TestAccDatasetDataSource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	f := writeDatasetFile(t, t.TempDir(), "reading.csv", salesV1)
 	const ds = "data.mlops_dataset.test"
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: srv.Config(datasetConfig("reading", f.path, "For reading", "") + `

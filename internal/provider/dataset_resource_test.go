@@ -65,7 +65,7 @@ const (
 )
 
 func TestAccDatasetResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	v1 := writeDatasetFile(t, dir, "sales-v1.csv", salesV1)
@@ -73,7 +73,7 @@ func TestAccDatasetResource(t *testing.T) {
 	v1URI := "file://" + v1.path
 	const res = "mlops_dataset.test"
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -231,11 +231,11 @@ func TestAccDatasetResource(t *testing.T) {
 }
 
 func TestAccDatasetResource_invalid(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	dir := t.TempDir()
 	good := writeDatasetFile(t, dir, "good.csv", salesV1)
 	bad := writeDatasetFile(t, dir, "bad.csv", "id,amount\n1,2\nx,3\n")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -281,7 +281,7 @@ resource "mlops_dataset" "test" {
 
 // Empty collections and strings written in the configuration stay as written.
 func TestAccDatasetResource_emptyValues(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	config := srv.Config(`
 resource "mlops_dataset" "test" {
   name        = "remote"
@@ -292,7 +292,7 @@ resource "mlops_dataset" "test" {
   schema      = []
 }
 `)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -18,7 +18,7 @@ import (
 // TestAccDeploymentDataSource reads a deployment of a url runtime: a model
 // server that already runs, which mlopsd only routes to.
 func TestAccDeploymentDataSource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/predict" {
 			w.Header().Set("Content-Type", "application/json")
@@ -44,7 +44,7 @@ data "mlops_deployment" "test" {
   name = mlops_deployment.test.name
 }
 `, backend.URL+"/v{version}"))
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{

@@ -257,7 +257,7 @@ func deploymentStatusChecks(phase string, target, stable, canary int64) []statec
 // TestAccDeploymentResource deploys version 1, rolls version 2 out as a
 // canary while traffic flows, imports, repairs drift and destroys.
 func TestAccDeploymentResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	bin := deploymentModelServer(t)
 	stack := deploymentStackConfig(deploymentArtifact(t))
@@ -266,7 +266,7 @@ func TestAccDeploymentResource(t *testing.T) {
 	v1 := srv.Config(stack + deploymentConfig("version = mlops_model_version.v1.version", []string{bin}, attrs))
 	v2 := srv.Config(stack + deploymentConfig("version = mlops_model_version.v2.version", []string{bin}, attrs))
 	traffic := newDeploymentTraffic(t, srv, "churn-api")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             deploymentGone(srv, "churn-api"),
@@ -373,7 +373,7 @@ func TestAccDeploymentResource(t *testing.T) {
 // rolled back; the apply fails with the analysis, and the stable version
 // keeps serving.
 func TestAccDeploymentResource_rollsBack(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	bin := deploymentModelServer(t)
 	stack := deploymentStackConfig(deploymentArtifact(t))
 	command := deploymentFaultyVersion(bin, 2)
@@ -389,7 +389,7 @@ func TestAccDeploymentResource_rollsBack(t *testing.T) {
 	v1 := srv.Config(stack + deploymentConfig("version = mlops_model_version.v1.version", command, canary))
 	v2 := srv.Config(stack + deploymentConfig("version = mlops_model_version.v2.version", command, canary))
 	traffic := newDeploymentTraffic(t, srv, "churn-api")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             deploymentGone(srv, "churn-api"),
@@ -446,7 +446,7 @@ func TestAccDeploymentResource_rollsBack(t *testing.T) {
 // TestAccDeploymentResource_followsAlias: a deployment following an alias
 // rolls forward on the server when the alias moves.
 func TestAccDeploymentResource_followsAlias(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	bin := deploymentModelServer(t)
 	stack := deploymentStackConfig(deploymentArtifact(t))
 	const addr = "mlops_deployment.test"
@@ -463,7 +463,7 @@ resource "mlops_model_alias" "champion" {
   labels      = {}
 `))
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             deploymentGone(srv, "churn-api"),
@@ -525,7 +525,7 @@ func deploymentError(field, want string) *regexp.Regexp {
 }
 
 func TestAccDeploymentResource_invalidConfig(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	step := func(target, runtime, attrs string, want *regexp.Regexp) resource.TestStep {
 		return resource.TestStep{
 			Config: srv.Config(fmt.Sprintf(`
@@ -542,7 +542,7 @@ resource "mlops_deployment" "test" {
 		}
 	}
 	const version, command = `version = 1`, `command = ["serve"]`
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			step("version = 1\n  alias = \"champion\"", command, "",
@@ -589,8 +589,8 @@ resource "mlops_deployment" "test" {
 
 // The server's refusal of a missing version lands on the version attribute.
 func TestAccDeploymentResource_unknownVersion(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: srv.Config(`

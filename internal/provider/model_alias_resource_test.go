@@ -76,9 +76,9 @@ func modelAliasAt(srv *acctest.Server, alias string, version int64) func(*terraf
 }
 
 func TestAccModelAliasResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "churn"),
@@ -159,7 +159,7 @@ func TestAccModelAliasResource(t *testing.T) {
 
 // A version that fails a gate is refused at plan time when it already exists.
 func TestAccModelAliasResource_gateFailsAtPlan(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	const base = `
 resource "mlops_model" "test" {
   name  = "churn"
@@ -181,7 +181,7 @@ resource "mlops_model_alias" "test" {
 }
 `, name)
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "churn"),
@@ -203,8 +203,8 @@ resource "mlops_model_alias" "test" {
 
 // A version created in the same apply cannot be checked at plan time; the apply refuses it.
 func TestAccModelAliasResource_gateFailsAtApply(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -235,7 +235,7 @@ resource "mlops_model_alias" "test" {
 // Replacing the version an alias points at deletes the alias on the server
 // (with the old version); the alias is recreated at the new version in the same apply.
 func TestAccModelAliasResource_versionReplaced(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	config := func(uri string) string {
 		return srv.Config(fmt.Sprintf(`
 resource "mlops_model" "test" {
@@ -254,7 +254,7 @@ resource "mlops_model_alias" "test" {
 }
 `, uri))
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "churn"),

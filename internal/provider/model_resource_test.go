@@ -51,9 +51,9 @@ func modelGone(srv *acctest.Server, project string, names ...string) func(*terra
 }
 
 func TestAccModelResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "churn", "churn-v2"),
@@ -187,8 +187,8 @@ func TestAccModelResource(t *testing.T) {
 }
 
 func TestAccModelResource_invalidGate(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -207,9 +207,9 @@ func TestAccModelResource_invalidGate(t *testing.T) {
 
 // A model with versions refuses deletion unless force_destroy is set.
 func TestAccModelResource_forceDestroy(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "fraud"),

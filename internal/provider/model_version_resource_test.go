@@ -71,11 +71,11 @@ func modelCreateDataset(t *testing.T, srv *acctest.Server, name string) {
 }
 
 func TestAccModelVersionResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	modelCreateDataset(t, srv, "train")
 	const metrics = `{ auc = 0.91, latency_ms = 20 }`
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "churn"),
@@ -215,8 +215,8 @@ func TestAccModelVersionResource(t *testing.T) {
 
 // Unset optional attributes stay null, and explicitly empty maps stay empty.
 func TestAccModelVersionResource_minimal(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             modelGone(srv, "default", "bare"),
@@ -249,8 +249,8 @@ resource "mlops_model_version" "test" {
 
 // Objects in a project other than the provider's, named through a reference (unknown at plan time).
 func TestAccModelVersionResource_otherProject(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {

@@ -24,14 +24,14 @@ data "mlops_monitor" "test" {
 // TestAccMonitorDataSource reads a monitor that found drift: its settings
 // (defaults and empty collections filled in) and its latest evaluation.
 func TestAccMonitorDataSource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	baseline, drifted := monitorDataFiles(t)
 	monitor := monitorStackConfig(baseline, drifted) + monitorConfig("churn-inputs", `
   description = "Live customers against the training data"
   labels      = { team = "risk" }
 `)
 	const ds = "data.mlops_monitor.test"
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
@@ -81,8 +81,8 @@ func TestAccMonitorDataSource(t *testing.T) {
 }
 
 func TestAccMonitorDataSource_missing(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.Config(`data "mlops_monitor" "test" { name = "nope" }`),

@@ -180,7 +180,7 @@ func monitorGone(srv *acctest.Server, names ...string) func(*terraform.State) er
 }
 
 func TestAccMonitorResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	hooks := newHookReceiver(t)
 	// Current holds the same rows as the baseline: no drift.
@@ -213,7 +213,7 @@ func TestAccMonitorResource(t *testing.T) {
   description        = "Live customers against the training data"
   labels             = { team = "risk", tier = "gold" }
 `
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             monitorGone(srv, "churn-inputs", "churn-inputs-v2"),
@@ -365,7 +365,7 @@ func TestAccMonitorResource(t *testing.T) {
 // drifts from the training data, so the monitor turns drifting, sends one
 // signed alert, and starts one retraining run of the schedule's pipeline.
 func TestAccMonitor_driftAlertsAndRetrains(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	hooks := newHookReceiver(t)
 	baseline, drifted := monitorDataFiles(t)
@@ -380,7 +380,7 @@ func TestAccMonitor_driftAlertsAndRetrains(t *testing.T) {
 	config := srv.Config(monitorStackConfig(baseline, drifted) + monitorConfig(name, settings))
 	relabelled := srv.Config(monitorStackConfig(baseline, drifted) + monitorConfig(name, settings+`  labels = { team = "risk" }`))
 	var alertID int64
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy:             monitorGone(srv, name),
@@ -581,7 +581,7 @@ func monitorError(field, want string) *regexp.Regexp {
 }
 
 func TestAccMonitorResource_invalidConfig(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	step := func(attrs string, want *regexp.Regexp) resource.TestStep {
 		return resource.TestStep{
 			Config: srv.Config(fmt.Sprintf(`
@@ -597,7 +597,7 @@ resource "mlops_monitor" "test" {
 			PlanOnly:    true,
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			step(`metric = "euclidean"`, monitorError("metric", `value must be one of: \["psi" "ks" "wasserstein" "jensen_shannon"\]`)),
@@ -625,9 +625,9 @@ resource "mlops_monitor" "test" {
 
 // The server's refusal of a missing object lands on the attribute naming it.
 func TestAccMonitorResource_unknownReferences(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	baseline, drifted := monitorDataFiles(t)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.Config(monitorStackConfig(baseline, drifted) + monitorConfig("churn-inputs", `retrain_schedule = "no-such-schedule"`)),

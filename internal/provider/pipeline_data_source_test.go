@@ -12,9 +12,9 @@ import (
 )
 
 func TestAccPipelineDataSource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	const ds = "data.mlops_pipeline.test"
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: srv.Config(pipelineConfig("reading", "For reading", `["python", "train.py"]`) + `

@@ -57,12 +57,12 @@ resource "mlops_pipeline" "test" {
 }
 
 func TestAccPipelineResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	const res = "mlops_pipeline.test"
 	const trainV1, trainV2 = `["python", "train.py"]`, `["python", "train.py", "--epochs", "20"]`
 
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -203,8 +203,8 @@ func TestAccPipelineResource(t *testing.T) {
 
 // Invalid DAGs and values fail at plan time, naming the step.
 func TestAccPipelineResource_invalid(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -253,7 +253,7 @@ func TestAccPipelineResource_invalid(t *testing.T) {
 
 // Empty collections and strings written in the configuration stay as written.
 func TestAccPipelineResource_emptyValues(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	config := srv.Config(`
 resource "mlops_pipeline" "test" {
   name        = "empty"
@@ -269,7 +269,7 @@ resource "mlops_pipeline" "test" {
   }]
 }
 `)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -298,7 +298,7 @@ resource "mlops_pipeline" "test" {
 // datasets and promote_to are part of the runnable spec: changing either
 // makes a new revision, and the plan says the revision is not known yet.
 func TestAccPipelineResource_inputs(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	modelCreateDataset(t, srv, "features")
 	modelCreateDataset(t, srv, "labels")
@@ -314,7 +314,7 @@ func TestAccPipelineResource_inputs(t *testing.T) {
   datasets   = ["features", "labels"]
   promote_to = "staging"
 `
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -421,8 +421,8 @@ func TestAccPipelineResource_inputs(t *testing.T) {
 // Invalid inputs fail at plan time; a dataset that does not exist fails the
 // apply on the element at fault.
 func TestAccPipelineResource_invalidInputs(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -72,7 +72,7 @@ func wrappedError(want string) *regexp.Regexp {
 }
 
 func TestAccPipelineRunDataSource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	// train succeeds only with epochs 20, which run 1 asks for and run 2 does not.
 	_, err := srv.Client.CreatePipeline(ctx, "default", api.CreatePipelineRequest{Name: "runs", PipelineSpec: api.PipelineSpec{
@@ -108,7 +108,7 @@ func TestAccPipelineRunDataSource(t *testing.T) {
 			"error":     knownvalue.Null(),
 		})
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -29,9 +29,9 @@ resource "mlops_project" "test" {
 }
 
 func TestAccProjectResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -116,8 +116,8 @@ func TestAccProjectResource(t *testing.T) {
 }
 
 func TestAccProjectResource_invalidName(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.Config(projectConfig("Not_Valid!", "")),
@@ -128,8 +128,8 @@ func TestAccProjectResource_invalidName(t *testing.T) {
 }
 
 func TestAccProvider_wrongToken(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.ProviderBlockWithToken("mlops_wrong") + projectConfig("p1", ""),
@@ -139,8 +139,8 @@ func TestAccProvider_wrongToken(t *testing.T) {
 }
 
 func TestAccProjectDataSource(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: srv.Config(projectConfig("reading", "For reading") + `

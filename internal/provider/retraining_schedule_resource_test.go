@@ -86,7 +86,7 @@ func editScheduleOnServer(t *testing.T, srv *acctest.Server, name string, edit f
 }
 
 func TestAccRetrainingScheduleResource(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	createSchedulePipelines(t, srv, "train", "train-v2")
 	const addr = "mlops_retraining_schedule.test"
@@ -111,7 +111,7 @@ func TestAccRetrainingScheduleResource(t *testing.T) {
   description = "Every six hours"
 `
 	paused := interval + "  paused = true\n"
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -290,7 +290,7 @@ func wrappedScheduleError(want string) *regexp.Regexp {
 }
 
 func TestAccRetrainingScheduleResource_project(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	ctx := context.Background()
 	createSchedulePipelines(t, srv, "train")
 	if _, err := srv.Client.CreateProject(ctx, api.Project{Name: "fraud"}); err != nil {
@@ -303,7 +303,7 @@ func TestAccRetrainingScheduleResource_project(t *testing.T) {
 		t.Fatal(err)
 	}
 	const addr = "mlops_retraining_schedule.test"
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
 			for _, project := range []string{api.DefaultProject, "fraud"} {
@@ -348,7 +348,7 @@ func TestAccRetrainingScheduleResource_project(t *testing.T) {
 }
 
 func TestAccRetrainingScheduleResource_invalidConfig(t *testing.T) {
-	srv := acctest.StartServer(t)
+	srv := acctest.StartParallelServer(t)
 	step := func(attrs, want string) resource.TestStep {
 		return resource.TestStep{
 			Config:      srv.Config(retrainingScheduleConfig("nightly", "train", attrs)),
@@ -356,7 +356,7 @@ func TestAccRetrainingScheduleResource_invalidConfig(t *testing.T) {
 			PlanOnly:    true,
 		}
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{
 			step(`cron = "0 3 * *"`, `is not a valid cron expression`),
@@ -383,8 +383,8 @@ func TestAccRetrainingScheduleResource_invalidConfig(t *testing.T) {
 }
 
 func TestAccRetrainingScheduleResource_unknownPipeline(t *testing.T) {
-	srv := acctest.StartServer(t)
-	resource.ParallelTest(t, resource.TestCase{
+	srv := acctest.StartParallelServer(t)
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      srv.Config(retrainingScheduleConfig("nightly", "no-such-pipeline", `cron = "0 3 * * *"`)),
