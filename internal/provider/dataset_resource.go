@@ -313,6 +313,7 @@ func (r *DatasetResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	plan.fill(d, false)
+	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -332,6 +333,7 @@ func (r *DatasetResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	state.fill(d, false)
+	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -355,12 +357,13 @@ func (r *DatasetResource) Update(ctx context.Context, req resource.UpdateRequest
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	d, err := r.data.client.UpdateDataset(ctx, plan.Project.ValueString(), plan.Name.ValueString(), spec, 0)
+	d, err := r.data.client.UpdateDataset(ctx, plan.Project.ValueString(), plan.Name.ValueString(), spec, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addDatasetAPIError(&resp.Diagnostics, "update dataset "+plan.Name.ValueString(), "update", timeout, err)
 		return
 	}
 	plan.fill(d, false)
+	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

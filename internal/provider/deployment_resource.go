@@ -832,6 +832,7 @@ func (r *DeploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	// The deployment exists whatever the rollout did: keep it in state (a
 	// failed create leaves it tainted, so the next apply replaces it).
 	plan.fill(ctx, d, false, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if err != nil {
 		addDeploymentWaitError(&resp.Diagnostics, "create", project, name, timeout, err)
@@ -855,6 +856,7 @@ func (r *DeploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	state.fill(ctx, d, false, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -892,7 +894,7 @@ func (r *DeploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	d, err := r.data.client.UpdateDeployment(waitCtx, project, name, spec, 0)
+	d, err := r.data.client.UpdateDeployment(waitCtx, project, name, spec, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "update deployment "+project+"/"+name, err)
 		return
@@ -902,6 +904,7 @@ func (r *DeploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		d = last
 	}
 	plan.fill(ctx, d, false, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if err != nil {
 		addDeploymentWaitError(&resp.Diagnostics, "update", project, name, timeout, err)

@@ -156,6 +156,7 @@ func (r *ModelAliasResource) Create(ctx context.Context, req resource.CreateRequ
 		return
 	}
 	plan.fill(a)
+	rememberGeneration(ctx, resp.Private, a.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -175,6 +176,7 @@ func (r *ModelAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	state.fill(a)
+	rememberGeneration(ctx, resp.Private, a.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -188,7 +190,7 @@ func (r *ModelAliasResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	project, model, alias, version := plan.Project.ValueString(), plan.Model.ValueString(), plan.Alias.ValueString(), plan.Version.ValueInt64()
-	a, err := r.data.client.UpdateModelAlias(ctx, project, model, alias, api.ModelAliasUpdate{Version: version}, 0)
+	a, err := r.data.client.UpdateModelAlias(ctx, project, model, alias, api.ModelAliasUpdate{Version: version}, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if errors.Is(err, client.ErrNotFound) {
 		tflog.Info(ctx, "alias disappeared before it could be moved (its version was deleted); creating it again", map[string]any{
 			"project": project, "model": model, "alias": alias, "version": version,
@@ -200,6 +202,7 @@ func (r *ModelAliasResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	plan.fill(a)
+	rememberGeneration(ctx, resp.Private, a.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -170,6 +170,7 @@ func (r *ModelResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	plan.fill(ctx, mo, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, mo.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -189,6 +190,7 @@ func (r *ModelResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	state.fill(ctx, mo, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, mo.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -211,13 +213,14 @@ func (r *ModelResource) Update(ctx context.Context, req resource.UpdateRequest, 
 		// Only force_destroy changed: it lives in state alone, so no write.
 		mo, err = r.data.client.GetModel(ctx, project, name)
 	} else {
-		mo, err = r.data.client.UpdateModel(ctx, project, name, spec, 0)
+		mo, err = r.data.client.UpdateModel(ctx, project, name, spec, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	}
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "update model "+name, err)
 		return
 	}
 	plan.fill(ctx, mo, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, mo.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -209,6 +209,7 @@ func (r *ModelVersionResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 	plan.fill(ctx, v, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, v.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -228,6 +229,7 @@ func (r *ModelVersionResource) Read(ctx context.Context, req resource.ReadReques
 		return
 	}
 	state.fill(ctx, v, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, v.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -243,12 +245,13 @@ func (r *ModelVersionResource) Update(ctx context.Context, req resource.UpdateRe
 		return
 	}
 	model, version := plan.Model.ValueString(), plan.Version.ValueInt64()
-	v, err := r.data.client.UpdateModelVersion(ctx, plan.Project.ValueString(), model, version, u, 0)
+	v, err := r.data.client.UpdateModelVersion(ctx, plan.Project.ValueString(), model, version, u, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, fmt.Sprintf("update version %d of model %s", version, model), err)
 		return
 	}
 	plan.fill(ctx, v, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, v.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

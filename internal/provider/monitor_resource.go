@@ -523,6 +523,7 @@ func (r *MonitorResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	plan.fill(ctx, mon, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, mon.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -543,6 +544,7 @@ func (r *MonitorResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	state.fill(ctx, mon, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, mon.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -557,12 +559,13 @@ func (r *MonitorResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	project, name := plan.Project.ValueString(), plan.Name.ValueString()
-	mon, err := r.data.client.UpdateMonitor(ctx, project, name, spec, 0)
+	mon, err := r.data.client.UpdateMonitor(ctx, project, name, spec, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "update monitor "+project+"/"+name, err)
 		return
 	}
 	plan.fill(ctx, mon, &resp.Diagnostics)
+	rememberGeneration(ctx, resp.Private, mon.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

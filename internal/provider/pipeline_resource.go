@@ -329,6 +329,7 @@ func (r *PipelineResource) Create(ctx context.Context, req resource.CreateReques
 		return
 	}
 	plan.fill(ctx, p, false)
+	rememberGeneration(ctx, resp.Private, p.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -348,6 +349,7 @@ func (r *PipelineResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	state.fill(ctx, p, false)
+	rememberGeneration(ctx, resp.Private, p.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -361,12 +363,13 @@ func (r *PipelineResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p, err := r.data.client.UpdatePipeline(ctx, plan.Project.ValueString(), plan.Name.ValueString(), spec, 0)
+	p, err := r.data.client.UpdatePipeline(ctx, plan.Project.ValueString(), plan.Name.ValueString(), spec, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "update pipeline "+plan.Name.ValueString(), err)
 		return
 	}
 	plan.fill(ctx, p, false)
+	rememberGeneration(ctx, resp.Private, p.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -82,6 +82,7 @@ func (r *ProjectResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	plan.fill(p)
+	rememberGeneration(ctx, resp.Private, p.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -101,6 +102,7 @@ func (r *ProjectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	state.fill(p)
+	rememberGeneration(ctx, resp.Private, p.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -110,12 +112,13 @@ func (r *ProjectResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p, err := r.data.client.UpdateProject(ctx, plan.Name.ValueString(), api.ProjectUpdate{Description: plan.Description.ValueString()}, 0)
+	p, err := r.data.client.UpdateProject(ctx, plan.Name.ValueString(), api.ProjectUpdate{Description: plan.Description.ValueString()}, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "update project "+plan.Name.ValueString(), err)
 		return
 	}
 	plan.fill(p)
+	rememberGeneration(ctx, resp.Private, p.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

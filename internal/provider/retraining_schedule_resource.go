@@ -263,6 +263,7 @@ func (r *RetrainingScheduleResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	plan.fill(sc)
+	rememberGeneration(ctx, resp.Private, sc.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -283,6 +284,7 @@ func (r *RetrainingScheduleResource) Read(ctx context.Context, req resource.Read
 		return
 	}
 	state.fill(sc)
+	rememberGeneration(ctx, resp.Private, sc.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -297,12 +299,13 @@ func (r *RetrainingScheduleResource) Update(ctx context.Context, req resource.Up
 		return
 	}
 	project, name := plan.Project.ValueString(), plan.Name.ValueString()
-	sc, err := r.data.client.UpdateSchedule(ctx, project, name, spec, 0)
+	sc, err := r.data.client.UpdateSchedule(ctx, project, name, spec, readGeneration(ctx, req.Private, &resp.Diagnostics))
 	if err != nil {
 		addAPIError(&resp.Diagnostics, "update retraining schedule "+project+"/"+name, err)
 		return
 	}
 	plan.fill(sc)
+	rememberGeneration(ctx, resp.Private, sc.Generation, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
