@@ -7,6 +7,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -36,10 +37,26 @@ type Result struct {
 	Err error
 }
 
-// Executor runs steps; implementations: Local now, a Kubernetes Jobs executor
-// later. Run blocks until the step ends; cancelling ctx stops it (for Local: the
+// Executor runs steps; implementations: Local (processes on this machine) and
+// Kubernetes (a Job per attempt). Run blocks until the step ends; cancelling ctx stops it (for Local: the
 // whole process group is killed, no orphans). Everything the step prints goes
 // to logs, and Run does not return before the last write to logs.
 type Executor interface {
 	Run(ctx context.Context, s Step, logs io.Writer) Result
+}
+
+// Checker is implemented by executors that can tell before a run starts that
+// they cannot run a step (Kubernetes: a step without an image), so the run
+// fails up front instead of after its earlier steps did their work.
+type Checker interface {
+	// Check looks only at Name, Command and Image.
+	Check(s Step) error
+}
+
+func cancelErr(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, err) {
+		return fmt.Errorf("cancelled: %w (%w)", err, cause)
+	}
+	return fmt.Errorf("cancelled: %w", err)
 }

@@ -250,14 +250,6 @@ func copyOutput(logs io.Writer, r io.Reader) {
 	}
 }
 
-func cancelErr(ctx context.Context) error {
-	err := ctx.Err()
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, err) {
-		return fmt.Errorf("cancelled: %w (%w)", err, cause)
-	}
-	return fmt.Errorf("cancelled: %w", err)
-}
-
 // envList turns the step's environment into sorted KEY=VALUE pairs (sorted so a
 // step sees the same environ order every run). It is never nil.
 func envList(env map[string]string) ([]string, error) {

@@ -241,6 +241,13 @@ func (e *execution) prepare() error {
 	if cyclic := e.cyclicSteps(); len(cyclic) > 0 {
 		return fmt.Errorf("steps form a cycle through %s", strings.Join(cyclic, ", "))
 	}
+	if c, ok := e.ex.(executor.Checker); ok {
+		for _, st := range e.steps {
+			if err := c.Check(executor.Step{Name: st.spec.Name, Command: st.spec.Command, Image: st.spec.Image}); err != nil {
+				return err
+			}
+		}
+	}
 
 	if e.run.WorkDir == "" {
 		return errors.New("the run has no work directory")

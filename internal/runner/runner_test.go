@@ -547,6 +547,33 @@ func TestInvalidRunFailsBeforeStarting(t *testing.T) {
 	}
 }
 
+// checkingExec refuses steps without an image, as the Kubernetes executor does.
+type checkingExec struct{ execFunc }
+
+func (checkingExec) Check(s executor.Step) error {
+	if s.Image == "" {
+		return fmt.Errorf("step %q has no image", s.Name)
+	}
+	return nil
+}
+
+func TestExecutorCheckFailsTheRunBeforeAnyStep(t *testing.T) {
+	ran := false
+	ex := checkingExec{func(context.Context, executor.Step, io.Writer) executor.Result { ran = true; return ok() }}
+	first := st("first")
+	first.Image = "busybox"
+	res := Execute(t.Context(), newRun(t, first, st("second", "first")), ex, nil, Options{})
+	want := `step "second" has no image`
+	if ran || res.State != RunFailed || !strings.Contains(res.Error, want) {
+		t.Fatalf("ran=%v, run = %s (%q), want failed with %q before the first step runs", ran, res.State, res.Error, want)
+	}
+	for _, s := range res.Steps {
+		if s.State != StateSkipped {
+			t.Fatalf("step %+v, want skipped", s)
+		}
+	}
+}
+
 func TestExecutorPanicFailsTheStep(t *testing.T) {
 	ex := execFunc(func(ctx context.Context, s executor.Step, logs io.Writer) executor.Result {
 		if s.Name == "bad" {
