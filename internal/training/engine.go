@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -73,6 +74,8 @@ type Engine struct {
 	river    *river.Client[*sql.Tx]
 	driver   riverdriver.Driver[*sql.Tx]
 	webhooks *webhook.Sender
+	// stopPromote ends the promoter started by Start and waits for it.
+	stopPromote func()
 }
 
 // Queues of the engine's jobs.
@@ -140,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		MaxAttempts:          25,
 	}
 	if cfg.Work {
+		firePoll := min(e.cfg.PollInterval, promoteInterval)
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &runWorker{e: e})
 		river.AddWorker(workers, &fireWorker{e: e})
@@ -150,8 +154,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rc.Queues = map[string]river.QueueConfig{
 			queueRuns: {MaxWorkers: e.cfg.RunWorkers},
 			// Firing is short database work; many workers let thousands of
-			// schedules due at once start within seconds.
-			queueSchedules: {MaxWorkers: 32},
+			// schedules due at once start within seconds. promoteLoop makes
+			// firings available ahead of their due time, so this queue's poll
+			// bounds how late they start.
+			queueSchedules: {MaxWorkers: 32, FetchPollInterval: firePoll, FetchCooldown: firePoll / 10},
 			// Evaluations hold whole columns in memory: a few at a time.
 			queueMonitors:      {MaxWorkers: 2},
 			queueNotifications: {MaxWorkers: 8},
@@ -182,7 +188,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	if !e.cfg.Work {
 		return nil
 	}
-	return e.river.Start(ctx)
+	if err := e.river.Start(ctx); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(ctx) // River too stops when ctx ends
+	var wg sync.WaitGroup
+	wg.Go(func() { e.promoteLoop(pctx) })
+	e.stopPromote = func() { cancel(); wg.Wait() }
+	return nil
 }
 
 // Stop stops taking jobs and cancels running ones; their runs are picked up
@@ -191,7 +204,61 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if !e.cfg.Work {
 		return nil
 	}
+	if e.stopPromote != nil {
+		e.stopPromote()
+	}
 	return e.river.StopAndCancel(ctx)
+}
+
+// River's own scheduler makes scheduled jobs available only on the leader and
+// only every 5s (not configurable in this version), looking 5s ahead. A job
+// enqueued less than that before its due time (a new schedule's first
+// firing, a canary step), or due while no leader is elected (after a restart,
+// or for about 15s after the leader dies), would start up to 5s late, or
+// later. So every working process runs the same promotion every
+// promoteInterval, looking promoteLookahead ahead; producers take an
+// available job only once its scheduled_at has passed, so promoting early is
+// harmless. River's query locks the rows it moves, so replicas and River's
+// scheduler can run it at once.
+const (
+	promoteInterval  = 200 * time.Millisecond
+	promoteLookahead = time.Second
+	// promoteBatch bounds one promotion transaction: on SQLite it holds the
+	// write lock that firings wait for.
+	promoteBatch = 1000
+)
+
+func (e *Engine) promoteLoop(ctx context.Context) {
+	tick := time.NewTicker(promoteInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		err := e.promote(ctx)
+		if err != nil && !failing && ctx.Err() == nil {
+			// Once per outage, not five times a second.
+			e.log.Warn("making due jobs available", "err", err)
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// promote makes every scheduled or retryable job due within promoteLookahead
+// available, with the query River's scheduler runs. The driver's executor is
+// River's internal API, pinned with River's version in go.mod. The horizon is
+// by the wall clock, as River's is, not by Config.Now.
+func (e *Engine) promote(ctx context.Context) error {
+	horizon := time.Now().Add(promoteLookahead)
+	for {
+		moved, err := e.driver.GetExecutor().JobSchedule(ctx, &riverdriver.JobScheduleParams{Max: promoteBatch, Now: &horizon})
+		if err != nil || len(moved) < promoteBatch {
+			return err
+		}
+	}
 }
 
 // tx returns the SQL transaction of a store inside InTx.

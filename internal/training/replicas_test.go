@@ -23,10 +23,9 @@ import (
 // other fires the following due times alone, none lost and none doubled.
 //
 // The killed replica is the one that is not River's leader. (Killing the
-// leader stops scheduled jobs from becoming available until its leadership
-// expires, about 15s later; a 10s schedule then loses a due time to the
-// catchup=false rule. That is a property of River's leader election, not of
-// the firing logic tested here.)
+// leader works too: every replica makes due jobs available itself, see
+// promoteLoop in engine.go, rather than waiting about 15s for River's
+// leadership to expire and its scheduler to resume.)
 func TestReplicasFireEachDueTimeOnce(t *testing.T) {
 	t.Parallel()
 	dbURL := storetest.PostgresURL(t) // skips without MLOPS_TEST_POSTGRES_URL
