@@ -16,6 +16,5 @@
 // The tests skip unless MLOPS_CHAOS=1 (set by `make chaos`), so `go test ./...`
 // stays fast. Sizes come from MLOPS_CHAOS_RESOURCES, MLOPS_CHAOS_KILLS,
 // MLOPS_LOAD_CLIENTS, MLOPS_LOAD_SECONDS and MLOPS_CHAOS_OUTAGE_SECONDS; every
-// scenario prints "CHAOS ..." lines with its figures. A check that meets a
-// known bug skips naming it, unless MLOPS_CHAOS_KNOWN_BUGS=1.
+// scenario prints "CHAOS ..." lines with its figures.
 package chaos

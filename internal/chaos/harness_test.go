@@ -29,9 +29,6 @@ import (
 // enableEnv turns the suite on; `make chaos` sets it.
 const enableEnv = "MLOPS_CHAOS"
 
-// knownBugsEnv makes a check that hits a known, reported bug fail instead of skip.
-const knownBugsEnv = "MLOPS_CHAOS_KNOWN_BUGS"
-
 var (
 	buildDir string // the binaries, built once for the whole run
 	builds   struct {
@@ -75,17 +72,6 @@ func report(scenario, format string, args ...any) {
 	summary.Lock()
 	summary.lines = append(summary.lines, line)
 	summary.Unlock()
-}
-
-// knownBug fails with msg when MLOPS_CHAOS_KNOWN_BUGS=1 and otherwise skips
-// naming the bug, so that CI stays green until it is fixed.
-func knownBug(t *testing.T, bug, msg string) {
-	t.Helper()
-	report(t.Name(), "KNOWN BUG %s: %s", bug, msg)
-	if os.Getenv(knownBugsEnv) != "" {
-		t.Fatalf("known bug %s: %s", bug, msg)
-	}
-	t.Skipf("known bug %s (set %s=1 to fail on it): %s", bug, knownBugsEnv, msg)
 }
 
 func envInt(name string, def int) int {

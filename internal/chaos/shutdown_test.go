@@ -121,13 +121,15 @@ func gracefulShutdown(t *testing.T, follow bool) {
 	if follow {
 		select {
 		case followResult = <-followEnded:
+			if !strings.Contains(followResult, "server shutting down") {
+				v.add("the log follower was not told the server is shutting down: %s", followResult)
+			}
 		case <-time.After(5 * time.Second):
 			followResult = "still open 5s after mlopsd exited"
 			v.add("the log follower's request was %s", followResult)
 		}
 	}
 
-	// The exit is judged apart: with a follower it is a known bug.
 	var exitProblems []string
 	switch {
 	case state == nil:
@@ -157,20 +159,16 @@ func gracefulShutdown(t *testing.T, follow bool) {
 	if _, err := c.GetModel(ctx, p, "in-flight"); err != nil && status == http.StatusCreated {
 		v.add("the model created by the request in flight at SIGTERM is missing after the restart: %v", err)
 	}
+	for _, p := range exitProblems {
+		v.add("%s", p)
+	}
 	if follow {
 		// The run's resumption is the other test's; here only the exit matters.
 		report(scenario, "requests=%d refused/lost=%d in-flight request=%d exit after %s (%v) step pid %d gone=%v objects checked=%d violations=%d",
-			w.wire.requests.Load(), w.failed.Load(), status, exitAfter.Round(time.Millisecond), state, stepPID, stepGone, checked, v.count()+len(exitProblems))
+			w.wire.requests.Load(), w.failed.Load(), status, exitAfter.Round(time.Millisecond), state, stepPID, stepGone, checked, v.count())
 		report(scenario, "  log follower: %s", followResult)
 		v.fail(t)
-		if len(exitProblems) > 0 {
-			knownBug(t, "shutdown-waits-for-log-followers", strings.Join(exitProblems, "; ")+
-				": hs.Shutdown waits for GET …/logs?follow=true, which ends only with the run, and the run is only stopped after Shutdown returns")
-		}
 		return
-	}
-	for _, p := range exitProblems {
-		v.add("%s", p)
 	}
 	final := run
 	finished := waitFor(ctx, 150*time.Second, func() bool {

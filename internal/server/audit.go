@@ -28,7 +28,8 @@ import (
 // so one middleware covers every operation, including ones added later,
 // without touching any handler. The price: if the process dies between the
 // change and its record, or the record cannot be written, the change stands
-// without a record. That failure is logged at ERROR and counted in
+// without a record (except for a POST with an Idempotency-Key: its change and
+// record commit together in the request's transaction). That failure is logged at ERROR and counted in
 // mlopsd_audit_write_failures_total; the response still reports the change,
 // because it happened and a 5xx would invite a retry of a completed write.
 //

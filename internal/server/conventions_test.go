@@ -6,8 +6,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
 )
 
 func TestIfMatch(t *testing.T) {
@@ -55,27 +58,76 @@ func TestIdempotencyKey(t *testing.T) {
 	wantProblem(t, e.admin("POST", base, map[string]any{}, "Idempotency-Key", "k-2"), http.StatusBadRequest, "", "artifact_uri")
 	wantProblem(t, e.admin("POST", base, map[string]any{}, "Idempotency-Key", "k-2"), http.StatusBadRequest, "", "artifact_uri")
 
-	// Concurrent retries of one key create one object.
+	// Concurrent retries of one key create one object, and all get its answer.
 	var wg sync.WaitGroup
-	statuses := make(chan int, 8)
+	answers := make(chan response, 8)
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses <- e.admin("POST", base, map[string]any{"artifact_uri": "s3://c"}, "Idempotency-Key", "k-3").status
+			answers <- e.admin("POST", base, map[string]any{"artifact_uri": "s3://c"}, "Idempotency-Key", "k-3")
 		}()
 	}
 	wg.Wait()
-	close(statuses)
-	for s := range statuses {
-		if s != http.StatusCreated && s != http.StatusConflict {
-			t.Fatalf("concurrent retry got %d", s)
+	close(answers)
+	var firstBody string
+	for a := range answers {
+		if a.status != http.StatusCreated {
+			t.Fatalf("concurrent retry got %d: %s", a.status, a.body)
+		}
+		if firstBody == "" {
+			firstBody = string(a.body)
+		} else if string(a.body) != firstBody {
+			t.Fatalf("concurrent retries got different answers:\n%s\n%s", firstBody, a.body)
 		}
 	}
 	want(t, e.admin("GET", base, nil), http.StatusOK).decode(t, &list)
 	if len(list.Items) != 3 {
 		t.Fatalf("%d versions, want 3 (one per distinct key and caller)", len(list.Items))
 	}
+}
+
+// TestIdempotencyKeyClaimedByKilledServer: a key an older mlopsd claimed and
+// never answered (it was killed mid-request, leaving status 0) neither
+// blocks the retry with 409 nor fails it with 500: the retry runs, once.
+func TestIdempotencyKeyClaimedByKilledServer(t *testing.T) {
+	e := newEnv(t)
+	base := "/v1/projects/default/models/m/versions"
+	want(t, e.admin("POST", "/v1/projects/default/models", map[string]any{"name": "m"}), http.StatusCreated)
+	scope := server.HashToken("Bearer " + e.ts.AdminToken)
+	if _, err := e.ts.Store.DB().Exec(rebind(e.ts.Store, `INSERT INTO idempotency (scope, key, request_hash, status, created_at) VALUES (?, ?, ?, 0, ?)`),
+		scope, "orphan", "whatever the dead request hashed to", time.Now().UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"artifact_uri": "s3://a"}
+	first := want(t, e.admin("POST", base, body, "Idempotency-Key", "orphan"), http.StatusCreated)
+	again := want(t, e.admin("POST", base, body, "Idempotency-Key", "orphan"), http.StatusCreated)
+	if again.header.Get("Idempotent-Replayed") != "true" || string(again.body) != string(first.body) {
+		t.Fatalf("the retry was not a replay:\n%s\n%s", first.body, again.body)
+	}
+	var list api.List[api.ModelVersion]
+	want(t, e.admin("GET", base, nil), http.StatusOK).decode(t, &list)
+	if len(list.Items) != 1 || list.Items[0].Version != 1 {
+		t.Fatalf("versions = %+v, want just version 1", list.Items)
+	}
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n when the store needs them.
+func rebind(st *sqlstore.Store, q string) string {
+	if st.Dialect() != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 func TestPagination(t *testing.T) {

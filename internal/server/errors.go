@@ -14,6 +14,9 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
+// statusClientClosed answers a request whose client went away (nginx's 499).
+const statusClientClosed = 499
+
 // badRequest reports a field at fault as a 400 problem.
 func badRequest(fe *api.FieldError) error {
 	return huma.Error400BadRequest("invalid "+fe.Field, &huma.ErrorDetail{
@@ -77,7 +80,7 @@ func (s *Server) storeError(ctx context.Context, k store.Key, err error) error {
 		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the database is unavailable; retry shortly"),
 			http.Header{"Retry-After": []string{"2"}})
 	case errors.Is(err, context.Canceled):
-		return huma.NewError(499, "request cancelled")
+		return huma.NewError(statusClientClosed, "request cancelled")
 	}
 	s.log.ErrorContext(ctx, "internal error", "err", err, "object", describe(k))
 	return huma.Error500InternalServerError("internal error")

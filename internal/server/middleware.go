@@ -30,11 +30,10 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 	_ = json.NewEncoder(w).Encode(api.Problem{Title: http.StatusText(status), Status: status, Detail: detail})
 }
 
-// recorder captures what a handler writes, for metrics, logs and idempotent replays.
+// recorder captures the status a handler writes, for metrics and logs.
 type recorder struct {
 	http.ResponseWriter
 	status int
-	body   *bytes.Buffer // nil unless the body is kept
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -47,9 +46,6 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
-	}
-	if r.body != nil {
-		r.body.Write(b)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -132,9 +128,51 @@ func (m *metrics) middleware(next http.Handler) http.Handler {
 // replayHeaders are the response headers an idempotent replay repeats.
 var replayHeaders = []string{"Content-Type", "ETag", "Location"}
 
-// idempotency makes a POST carrying an Idempotency-Key safe to retry: the
-// first response is recorded and replayed for every retry with the same key
-// and token, so a retried create never makes a duplicate.
+// heldWriter keeps a whole response back until the transaction it reports on
+// has committed, so a client never sees a change that a failed commit undid.
+type heldWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	// under is the connection's writer, for deadlines (http.ResponseController).
+	under http.ResponseWriter
+}
+
+func (h *heldWriter) Header() http.Header { return h.header }
+
+func (h *heldWriter) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *heldWriter) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+// Flush does nothing: what is held is sent at once by release.
+func (h *heldWriter) Flush() {}
+
+func (h *heldWriter) Unwrap() http.ResponseWriter { return h.under }
+
+func (h *heldWriter) release(w http.ResponseWriter) {
+	for name, v := range h.header {
+		w.Header()[name] = v
+	}
+	if h.status != 0 {
+		w.WriteHeader(h.status)
+	}
+	_, _ = w.Write(h.body.Bytes())
+}
+
+// idempotency makes a POST carrying an Idempotency-Key safe to retry: it is
+// executed at most once, and every retry with the same key and token gets
+// the first response. The handler's writes, the audit record and the
+// recorded response commit in one transaction (store.Idempotent), so a
+// process killed mid-request leaves nothing behind and the retry simply runs.
 func (s *Server) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
@@ -163,64 +201,48 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 		reqHash := hex.EncodeToString(sum[:])
 
 		ctx := r.Context()
-		prior, claimed, err := s.store.BeginIdempotent(ctx, scope, key, reqHash)
-		if err != nil {
-			if errors.Is(err, store.ErrUnavailable) {
-				w.Header().Set("Retry-After", "2")
-				writeProblem(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly")
-				return
+		var held *heldWriter
+		prior, err := s.store.Idempotent(ctx, scope, key, reqHash, func(ctx context.Context) *store.IdempotentResponse {
+			held = &heldWriter{header: http.Header{}, under: w}
+			next.ServeHTTP(held, r.WithContext(ctx))
+			// Failures the client may retry are not recorded: their writes roll back.
+			switch st := held.status; {
+			case st == 0, st >= 500, st == http.StatusTooManyRequests, st == statusClientClosed:
+				return nil
 			}
-			s.log.ErrorContext(ctx, "idempotency lookup failed", "err", err)
-			writeProblem(w, http.StatusInternalServerError, "internal error")
-			return
-		}
-		if !claimed {
-			switch {
-			case prior.RequestHash != reqHash:
-				writeProblem(w, http.StatusUnprocessableEntity, "this Idempotency-Key was already used for a different request; use a new key for each distinct request")
-			case prior.Status == 0:
-				w.Header().Set("Retry-After", "1")
-				writeProblem(w, http.StatusConflict, "a request with this Idempotency-Key is still in progress; retry shortly")
-			default:
-				var h http.Header
-				_ = json.Unmarshal(prior.Header, &h)
-				for _, name := range replayHeaders {
-					if v := h.Get(name); v != "" {
-						w.Header().Set(name, v)
-					}
+			h := http.Header{}
+			for _, name := range replayHeaders {
+				if v := held.header.Get(name); v != "" {
+					h.Set(name, v)
 				}
-				w.Header().Set("Idempotent-Replayed", "true")
-				w.WriteHeader(prior.Status)
-				_, _ = w.Write(prior.Body)
 			}
-			return
-		}
-
-		rec := &recorder{ResponseWriter: w, body: &bytes.Buffer{}}
-		completed := false
-		defer func() {
-			// A panic or a server-side failure releases the key so a retry runs again.
-			if !completed {
-				_ = s.store.AbortIdempotent(context.WithoutCancel(ctx), scope, key)
+			hdr, _ := json.Marshal(h)
+			return &store.IdempotentResponse{RequestHash: reqHash, Status: held.status, Header: hdr, Body: held.body.Bytes()}
+		})
+		switch {
+		case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+			w.Header().Set("Retry-After", "2")
+			writeProblem(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly")
+		case errors.Is(err, context.Canceled):
+			writeProblem(w, statusClientClosed, "request cancelled")
+		case err != nil:
+			s.log.ErrorContext(ctx, "idempotency record failed", "err", err)
+			writeProblem(w, http.StatusInternalServerError, "internal error")
+		case prior == nil:
+			held.release(w)
+		case prior.RequestHash != reqHash:
+			writeProblem(w, http.StatusUnprocessableEntity, "this Idempotency-Key was already used for a different request; use a new key for each distinct request")
+		default:
+			var h http.Header
+			_ = json.Unmarshal(prior.Header, &h)
+			for _, name := range replayHeaders {
+				if v := h.Get(name); v != "" {
+					w.Header().Set(name, v)
+				}
 			}
-		}()
-		next.ServeHTTP(rec, r)
-		if rec.status == 0 || rec.status >= 500 || rec.status == http.StatusTooManyRequests {
-			return
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(prior.Status)
+			_, _ = w.Write(prior.Body)
 		}
-		h := http.Header{}
-		for _, name := range replayHeaders {
-			if v := rec.Header().Get(name); v != "" {
-				h.Set(name, v)
-			}
-		}
-		hdr, _ := json.Marshal(h)
-		if err := s.store.CompleteIdempotent(context.WithoutCancel(ctx), scope, key, &store.IdempotentResponse{
-			RequestHash: reqHash, Status: rec.status, Header: hdr, Body: rec.body.Bytes(),
-		}); err != nil {
-			s.log.WarnContext(ctx, "could not record idempotent response", "err", err)
-			return
-		}
-		completed = true
 	})
 }

@@ -13,25 +13,38 @@ import (
 
 // fillModel completes a stored model with its latest version and aliases.
 func (s *Server) fillModel(ctx context.Context, st store.Store, m *api.Model, o *store.Object) error {
-	m.Meta = meta(o)
-	latest, _, err := st.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: m.Project, Parent: m.Name, Desc: true, Limit: 1})
+	return fillModels(ctx, st, m.Project, []*api.Model{m}, []*store.Object{o})
+}
+
+// fillModels completes models of one project (objs[i] is models[i]'s
+// object) with their latest versions and aliases: two queries for them all.
+func fillModels(ctx context.Context, st store.Store, project string, models []*api.Model, objs []*store.Object) error {
+	names := make([]string, len(models))
+	for i, m := range models {
+		m.Meta = meta(objs[i])
+		names[i] = m.Name
+	}
+	latest, err := st.LastOrdinals(ctx, store.KindModelVersion, project, names)
 	if err != nil {
 		return err
 	}
-	m.LatestVersion = 0
-	if len(latest) > 0 {
-		m.LatestVersion = latest[0].Ordinal
-	}
-	aliases, err := listAliases(ctx, st, m.Project, m.Name)
+	aliases, err := st.Children(ctx, store.KindModelAlias, project, names)
 	if err != nil {
 		return err
 	}
-	m.Aliases = nil
-	for _, a := range aliases {
-		if m.Aliases == nil {
-			m.Aliases = map[string]int64{}
+	for _, m := range models {
+		m.LatestVersion = latest[m.Name] // 0 without versions
+		m.Aliases = nil
+		for _, o := range aliases[m.Name] {
+			a, err := decode[api.ModelAlias](o)
+			if err != nil {
+				return err
+			}
+			if m.Aliases == nil {
+				m.Aliases = map[string]int64{}
+			}
+			m.Aliases[a.Alias] = a.Version
 		}
-		m.Aliases[a.Alias] = a.Version
 	}
 	return nil
 }
@@ -45,8 +58,16 @@ type DeleteModelInput struct {
 func (s *Server) registerModels() {
 	tags := []string{"models"}
 	base := "/v1/projects/{project}/models"
-	registerProjectList(s, "list-models", base, "List models", tags, store.KindModel, func(ctx context.Context, v *api.Model, o *store.Object) error {
-		return s.fillModel(ctx, s.store, v, o)
+	registerProjectPage(s, "list-models", base, "List models", tags, store.KindModel, func(ctx context.Context, items []api.Model, objs []*store.Object) error {
+		models := make([]*api.Model, len(items))
+		for i := range items {
+			models[i] = &items[i]
+		}
+		project := ""
+		if len(objs) > 0 {
+			project = objs[0].Project
+		}
+		return fillModels(ctx, s.store, project, models, objs)
 	})
 
 	register(s, accessWrite, huma.Operation{

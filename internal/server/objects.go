@@ -95,6 +95,19 @@ func load[T any](ctx context.Context, st store.Store, k store.Key) (T, *store.Ob
 
 // list reads one page of a kind and decodes it with fill, which completes each item.
 func list[T any](ctx context.Context, st store.Store, q store.ListQuery, p Paging, fill func(*T, *store.Object) error) (*api.List[T], error) {
+	return listPage(ctx, st, q, p, func(items []T, objs []*store.Object) error {
+		for i := range items {
+			if err := fill(&items[i], objs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// listPage reads one page of a kind, decodes it and hands the whole page to
+// fill, which completes the items (objs[i] is items[i]'s object).
+func listPage[T any](ctx context.Context, st store.Store, q store.ListQuery, p Paging, fill func(items []T, objs []*store.Object) error) (*api.List[T], error) {
 	q.Limit, q.PageToken = p.limit(), p.PageToken
 	objs, next, err := st.List(ctx, q)
 	if err != nil {
@@ -106,10 +119,10 @@ func list[T any](ctx context.Context, st store.Store, q store.ListQuery, p Pagin
 		if err != nil {
 			return nil, err
 		}
-		if err := fill(&v, o); err != nil {
-			return nil, err
-		}
 		out.Items = append(out.Items, v)
+	}
+	if err := fill(out.Items, objs); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -133,6 +146,19 @@ func checkName(field, name string) error {
 // registerProjectList registers GET base: one page of a kind's objects in a
 // project, each completed by fill.
 func registerProjectList[T any](s *Server, id, base, summary string, tags []string, kind store.Kind, fill func(context.Context, *T, *store.Object) error) {
+	registerProjectPage(s, id, base, summary, tags, kind, func(ctx context.Context, items []T, objs []*store.Object) error {
+		for i := range items {
+			if err := fill(ctx, &items[i], objs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// registerProjectPage is registerProjectList for kinds that complete a whole
+// page at once, in a few queries rather than a few per item.
+func registerProjectPage[T any](s *Server, id, base, summary string, tags []string, kind store.Kind, fill func(context.Context, []T, []*store.Object) error) {
 	register(s, accessRead, huma.Operation{
 		OperationID: id, Method: http.MethodGet, Path: base, Tags: tags, Summary: summary,
 	}, func(ctx context.Context, in *struct {
@@ -142,8 +168,8 @@ func registerProjectList[T any](s *Server, id, base, summary string, tags []stri
 		if err := s.requireProject(ctx, in.Project); err != nil {
 			return nil, err
 		}
-		page, err := list(ctx, s.store, store.ListQuery{Kind: kind, Project: in.Project}, in.Paging, func(v *T, o *store.Object) error {
-			return fill(ctx, v, o)
+		page, err := listPage(ctx, s.store, store.ListQuery{Kind: kind, Project: in.Project}, in.Paging, func(items []T, objs []*store.Object) error {
+			return fill(ctx, items, objs)
 		})
 		if err != nil {
 			return nil, s.listError(ctx, err)

@@ -179,7 +179,8 @@ func (s *Server) runLogs(ctx context.Context, r *api.PipelineRun, step string) (
 }
 
 // followLogs streams new output of the run's steps as text, each line
-// prefixed with its step, until the run ends or the client goes away.
+// prefixed with its step, until the run ends, the client goes away or the
+// server shuts down (then it says so, and the client may follow again).
 func (s *Server) followLogs(hctx huma.Context, r *api.PipelineRun, step string) {
 	hctx.SetHeader("Content-Type", "text/plain; charset=utf-8")
 	ctx := hctx.Context()
@@ -215,6 +216,9 @@ func (s *Server) followLogs(hctx huma.Context, r *api.PipelineRun, step string) 
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.stopping:
+			_, _ = fmt.Fprintf(w, "server shutting down; follow again to continue\n")
 			return
 		case <-time.After(500 * time.Millisecond):
 		}

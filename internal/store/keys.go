@@ -86,7 +86,10 @@ func DeploymentStateKey(project, name string) Key {
 	return Key{Kind: KindDeploymentState, Project: project, Name: name}
 }
 
-// AuditScope is the sequence that numbers audit records, across all projects.
+// AuditScope is the sequence that numbers audit records, across all
+// projects. On PostgreSQL it is a database sequence, which holds no lock:
+// ids increase in the order changes take them, but may skip, and a change
+// may commit after one with a larger id (see sqlstore's NextSequence).
 const AuditScope = "audit"
 
 // AuditKey addresses audit record seq in a stream: stream "" holds every

@@ -104,10 +104,9 @@ type Token struct {
 // IdempotentResponse is the recorded outcome of a request made with an Idempotency-Key.
 type IdempotentResponse struct {
 	RequestHash string
-	// Status is 0 while the first request is still in flight.
-	Status int
-	Header []byte
-	Body   []byte
+	Status      int
+	Header      []byte
+	Body        []byte
 }
 
 // Store persists objects, sequences, tokens and idempotency records.
@@ -124,6 +123,14 @@ type Store interface {
 	DeleteChildren(ctx context.Context, kind Kind, project, parent string) error
 	// List returns one page and the token of the next page ("" at the end).
 	List(ctx context.Context, q ListQuery) ([]*Object, string, error)
+	// Children returns the objects of kind under each of parents (all in
+	// project), by parent, each parent's in (ordinal, name) order; parents
+	// without any are left out. With LastOrdinals it completes a page of
+	// objects in a query or two instead of one or two per object.
+	Children(ctx context.Context, kind Kind, project string, parents []string) (map[string][]*Object, error)
+	// LastOrdinals returns the highest ordinal among the objects of kind
+	// under each of parents (all in project); parents without any are left out.
+	LastOrdinals(ctx context.Context, kind Kind, project string, parents []string) (map[string]int64, error)
 	// CountProject counts the objects of any kind in a project.
 	CountProject(ctx context.Context, project string) (int64, error)
 
@@ -141,14 +148,18 @@ type Store interface {
 	ListTokens(ctx context.Context) ([]*Token, error)
 	DeleteToken(ctx context.Context, id string) error
 
-	// BeginIdempotent claims (scope, key) for a request. If the key was seen
-	// before it returns the recorded response (Status 0 while in flight) and
-	// claimed=false.
-	BeginIdempotent(ctx context.Context, scope, key, requestHash string) (prior *IdempotentResponse, claimed bool, err error)
-	// CompleteIdempotent records the response for a claimed key.
-	CompleteIdempotent(ctx context.Context, scope, key string, resp *IdempotentResponse) error
-	// AbortIdempotent releases a claimed key so the request may be retried.
-	AbortIdempotent(ctx context.Context, scope, key string) error
+	// Idempotent executes a request made with an Idempotency-Key at most
+	// once. If (scope, key) already has a recorded response, it returns it as
+	// prior without calling fn. Otherwise it calls fn with a context under
+	// which every call to this store joins one transaction (begun at the
+	// first write; reads before it use the pool), and records the response fn
+	// returns in that same transaction: the request's writes and its
+	// recorded response commit together or not at all, so a crash leaves
+	// neither and a retry runs afresh. fn returning nil records nothing and
+	// rolls its writes back. If a concurrent request with the key records
+	// first, fn's writes are rolled back and that response is returned as
+	// prior. fn must not call the store from several goroutines at once.
+	Idempotent(ctx context.Context, scope, key, requestHash string, fn func(ctx context.Context) *IdempotentResponse) (prior *IdempotentResponse, err error)
 	// PurgeIdempotent drops records older than the cutoff.
 	PurgeIdempotent(ctx context.Context, olderThan time.Time) error
 

@@ -32,7 +32,9 @@ type Store struct {
 	q       querier
 	dialect *dialect
 	inTx    bool
-	now     func() time.Time
+	// direct: on the pool even under a request's context (see request.run).
+	direct bool
+	now    func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -45,7 +47,7 @@ func Open(ctx context.Context, databaseURL string, migrate bool) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(d.driver, dsn)
+	db, err := d.open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name, err)
 	}
@@ -108,10 +110,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements store.Store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// InTx implements store.Store. A store already in a transaction runs fn in it.
+// InTx implements store.Store. A store already in a transaction runs fn in
+// it; under an idempotent request's context, fn runs in the request's.
 func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
 	if s.inTx {
 		return fn(s)
+	}
+	if r := s.joined(ctx); r != nil {
+		return r.run(ctx, true, func(tx *Store) error { return fn(tx) })
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

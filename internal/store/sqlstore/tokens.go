@@ -9,6 +9,9 @@ import (
 
 // CreateToken implements store.Store.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
+	if r := s.joined(ctx); r != nil {
+		return r.run(ctx, true, func(s *Store) error { return s.CreateToken(ctx, t) })
+	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 	}
@@ -29,12 +32,18 @@ func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
 
 // TokenByHash implements store.Store.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.Token, error) {
+	if r := s.joined(ctx); r != nil {
+		return inRequest(ctx, r, false, func(s *Store) (*store.Token, error) { return s.TokenByHash(ctx, hash) })
+	}
 	t, err := scanToken(s.queryRow(ctx, `SELECT id, hash, role, project, description, created_at FROM tokens WHERE hash = ?`, hash))
 	return t, s.wrap(err)
 }
 
 // ListTokens implements store.Store.
 func (s *Store) ListTokens(ctx context.Context) ([]*store.Token, error) {
+	if r := s.joined(ctx); r != nil {
+		return inRequest(ctx, r, false, func(s *Store) ([]*store.Token, error) { return s.ListTokens(ctx) })
+	}
 	rows, err := s.query(ctx, `SELECT id, hash, role, project, description, created_at FROM tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
@@ -53,6 +62,9 @@ func (s *Store) ListTokens(ctx context.Context) ([]*store.Token, error) {
 
 // DeleteToken implements store.Store.
 func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	if r := s.joined(ctx); r != nil {
+		return r.run(ctx, true, func(s *Store) error { return s.DeleteToken(ctx, id) })
+	}
 	res, err := s.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"ListOrdinalDesc":  testListOrdinalDesc,
 		"ListScopes":       testListScopes,
 		"DeleteChildren":   testDeleteChildren,
+		"Children":         testChildren,
 		"CountProject":     testCountProject,
 		"Sequences":        testSequences,
 		"SequenceRace":     testSequenceRace,
@@ -31,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"Tokens":           testTokens,
 		"Idempotency":      testIdempotency,
 		"IdempotencyRace":  testIdempotencyRace,
+		"IdempotencyCrash": testIdempotencyCrash,
+		"IdempotencyTx":    testIdempotencyRequestTx,
 		"Ping":             func(t *testing.T, s store.Store) { mustNil(t, s.Ping(context.Background())) },
 	}
 	for name, fn := range tests {
@@ -384,73 +387,215 @@ func testTokens(t *testing.T, s store.Store) {
 	mustIs(t, err, store.ErrNotFound)
 }
 
+// idem records a 201 whose body is what the request did.
+func idem(body string) *store.IdempotentResponse {
+	return &store.IdempotentResponse{RequestHash: "h", Status: 201, Header: []byte(`{"ETag":["\"1\""]}`), Body: []byte(body)}
+}
+
 func testIdempotency(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	prior, claimed, err := s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
-	mustNil(t, err)
-	if !claimed || prior != nil {
-		t.Fatalf("first Begin: claimed=%v prior=%v", claimed, prior)
+	calls := 0
+	create := func(name string) func(context.Context) *store.IdempotentResponse {
+		return func(ctx context.Context) *store.IdempotentResponse {
+			calls++
+			mustNil(t, s.Create(ctx, obj(store.KindModel, "p", "", name, `{}`)))
+			return idem(name)
+		}
 	}
-	prior, claimed, err = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	prior, err := s.Idempotent(ctx, "tok", "k1", "h", create("a"))
 	mustNil(t, err)
-	if claimed || prior == nil || prior.Status != 0 {
-		t.Fatalf("Begin while in flight: claimed=%v prior=%+v", claimed, prior)
+	if prior != nil || calls != 1 {
+		t.Fatalf("first request: prior=%+v calls=%d", prior, calls)
 	}
-	mustNil(t, s.CompleteIdempotent(ctx, "tok", "k1", &store.IdempotentResponse{Status: 201, Header: []byte(`{"ETag":["\"1\""]}`), Body: []byte(`{"name":"x"}`)}))
-	prior, claimed, err = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
+	_, err = s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "a"})
 	mustNil(t, err)
-	if claimed || prior.Status != 201 || string(prior.Body) != `{"name":"x"}` || prior.RequestHash != "req-hash" {
-		t.Fatalf("replay = claimed %v %+v", claimed, prior)
+	// A retry gets the recorded response and runs nothing.
+	prior, err = s.Idempotent(ctx, "tok", "k1", "h", create("a"))
+	mustNil(t, err)
+	if calls != 1 || prior == nil || prior.Status != 201 || string(prior.Body) != "a" || prior.RequestHash != "h" || string(prior.Header) != `{"ETag":["\"1\""]}` {
+		t.Fatalf("retry: calls=%d prior=%+v", calls, prior)
 	}
-	// The same key under another scope (token) is independent.
-	_, claimed, err = s.BeginIdempotent(ctx, "other", "k1", "h")
+	// The same key under another scope (token) is another request.
+	prior, err = s.Idempotent(ctx, "other", "k1", "h", create("b"))
 	mustNil(t, err)
-	if !claimed {
+	if prior != nil || calls != 2 {
 		t.Fatal("keys must be scoped")
 	}
-	// An aborted claim can be taken again; a completed one cannot be aborted.
-	mustNil(t, s.AbortIdempotent(ctx, "other", "k1"))
-	_, claimed, _ = s.BeginIdempotent(ctx, "other", "k1", "h")
-	if !claimed {
-		t.Fatal("an aborted key must be claimable again")
+	// A response not recorded (a server error) rolls the request's writes back; a retry runs again.
+	prior, err = s.Idempotent(ctx, "tok", "k2", "h", func(ctx context.Context) *store.IdempotentResponse {
+		mustNil(t, s.Create(ctx, obj(store.KindModel, "p", "", "failed", `{}`)))
+		return nil
+	})
+	mustNil(t, err)
+	if prior != nil {
+		t.Fatalf("unrecorded request: prior=%+v", prior)
 	}
-	mustNil(t, s.AbortIdempotent(ctx, "tok", "k1"))
-	prior, _, _ = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
-	if prior == nil || prior.Status != 201 {
-		t.Fatal("abort must not drop a completed record")
+	_, err = s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "failed"})
+	mustIs(t, err, store.ErrNotFound)
+	prior, _ = s.Idempotent(ctx, "tok", "k2", "h", create("c"))
+	if prior != nil || calls != 3 {
+		t.Fatal("a key whose response was not recorded must run again")
 	}
 	mustNil(t, s.PurgeIdempotent(ctx, time.Now().Add(time.Hour)))
-	_, claimed, _ = s.BeginIdempotent(ctx, "tok", "k1", "req-hash")
-	if !claimed {
-		t.Fatal("purged key must be claimable")
+	prior, _ = s.Idempotent(ctx, "tok", "k1", "h", create("d"))
+	if prior != nil || calls != 4 {
+		t.Fatal("a purged key must run again")
 	}
 }
 
+// testIdempotencyCrash: a request cut short after its writes (here by a
+// panic; a SIGKILL ends the transaction the same way) leaves no write and no
+// claim behind, so the retry runs afresh and numbers its object 1, not 2.
+func testIdempotencyCrash(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	register := func(crash bool) func(context.Context) *store.IdempotentResponse {
+		return func(ctx context.Context) *store.IdempotentResponse {
+			var n int64
+			mustNil(t, s.InTx(ctx, func(tx store.Store) error {
+				var err error
+				if n, err = tx.NextSequence(ctx, "versions"); err != nil {
+					return err
+				}
+				return tx.Create(ctx, &store.Object{Key: store.Key{Kind: store.KindModelVersion, Project: "p", Parent: "m", Name: fmt.Sprint(n)}, Ordinal: n, Data: []byte(`{}`)})
+			}))
+			if crash {
+				panic("killed")
+			}
+			return idem(fmt.Sprint(n))
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic")
+			}
+		}()
+		_, _ = s.Idempotent(ctx, "tok", "k", "h", register(true))
+	}()
+	objs, _, err := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m"})
+	mustNil(t, err)
+	if len(objs) != 0 {
+		t.Fatalf("the crashed request left %d versions", len(objs))
+	}
+	prior, err := s.Idempotent(ctx, "tok", "k", "h", register(false))
+	mustNil(t, err)
+	if prior != nil {
+		t.Fatalf("the retry after the crash was answered %+v instead of running", prior)
+	}
+	prior, err = s.Idempotent(ctx, "tok", "k", "h", register(false))
+	mustNil(t, err)
+	if prior == nil || string(prior.Body) != "1" {
+		t.Fatalf("second retry = %+v, want the recorded version 1", prior)
+	}
+	objs, _, _ = s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m"})
+	if len(objs) != 1 || objs[0].Name != "1" {
+		t.Fatalf("versions = %s, want just 1", names(objs))
+	}
+}
+
+// testIdempotencyRequestTx: within a request, a failed call (a duplicate
+// create, a failed InTx) undoes only its own writes and the request goes on
+// in the same transaction, reading what it wrote.
+func testIdempotencyRequestTx(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustNil(t, s.Create(ctx, obj(store.KindModel, "p", "", "taken", `{}`)))
+	boom := errors.New("boom")
+	prior, err := s.Idempotent(ctx, "tok", "k", "h", func(ctx context.Context) *store.IdempotentResponse {
+		// A read before any write, then a write read back before the commit.
+		_, err := s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "taken"})
+		mustNil(t, err)
+		mustNil(t, s.Create(ctx, obj(store.KindModel, "p", "", "kept", `{}`)))
+		_, err = s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "kept"})
+		mustNil(t, err)
+		mustIs(t, s.Create(ctx, obj(store.KindModel, "p", "", "taken", `{}`)), store.ErrExists)
+		mustIs(t, s.InTx(ctx, func(tx store.Store) error {
+			mustNil(t, tx.Create(ctx, obj(store.KindModel, "p", "", "undone", `{}`)))
+			return boom
+		}), boom)
+		mustIs(t, s.Update(ctx, obj(store.KindModel, "p", "", "kept", `{"v":2}`), 7), store.ErrStale)
+		mustNil(t, s.Update(ctx, obj(store.KindModel, "p", "", "kept", `{"v":2}`), 1))
+		return &store.IdempotentResponse{RequestHash: "h", Status: 409, Body: []byte("conflict")}
+	})
+	mustNil(t, err)
+	if prior != nil {
+		t.Fatalf("prior = %+v", prior)
+	}
+	kept, err := s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "kept"})
+	mustNil(t, err)
+	if kept.Generation != 2 || string(kept.Data) != `{"v":2}` {
+		t.Fatalf("kept = generation %d %s", kept.Generation, kept.Data)
+	}
+	_, err = s.Get(ctx, store.Key{Kind: store.KindModel, Project: "p", Name: "undone"})
+	mustIs(t, err, store.ErrNotFound)
+	prior, _ = s.Idempotent(ctx, "tok", "k", "h", func(context.Context) *store.IdempotentResponse {
+		t.Fatal("a recorded 409 must be replayed")
+		return nil
+	})
+	if prior == nil || prior.Status != 409 {
+		t.Fatalf("replay = %+v", prior)
+	}
+	// Outside the request, nothing joins a transaction.
+	mustNil(t, s.Create(ctx, obj(store.KindModel, "p", "", "after", `{}`)))
+}
+
+// testIdempotencyRace: concurrent requests with one key, each registering a
+// numbered object: exactly one is recorded and keeps its object; the others'
+// writes are rolled back and they get its response.
 func testIdempotencyRace(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const n = 8
 	var wg sync.WaitGroup
-	claims := make(chan bool, n)
+	type result struct {
+		own   string // the body this request would have recorded
+		prior *store.IdempotentResponse
+		err   error
+	}
+	results := make(chan result, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, claimed, err := s.BeginIdempotent(ctx, "tok", "same", "h")
-			if err != nil {
-				t.Errorf("Begin: %v", err)
-			}
-			claims <- claimed
+			var res result
+			res.prior, res.err = s.Idempotent(ctx, "tok", "same", "h", func(ctx context.Context) *store.IdempotentResponse {
+				v, err := s.NextSequence(ctx, "versions")
+				if err != nil {
+					t.Errorf("NextSequence: %v", err)
+					return nil
+				}
+				res.own = fmt.Sprint(v)
+				if err := s.Create(ctx, &store.Object{Key: store.Key{Kind: store.KindModelVersion, Project: "p", Parent: "m", Name: res.own}, Ordinal: v, Data: []byte(`{}`)}); err != nil {
+					t.Errorf("Create: %v", err)
+					return nil
+				}
+				return idem(res.own)
+			})
+			results <- res
 		}()
 	}
 	wg.Wait()
-	close(claims)
-	won := 0
-	for c := range claims {
-		if c {
+	close(results)
+	won, winner := 0, ""
+	var replayed []string
+	for r := range results {
+		mustNil(t, r.err)
+		if r.prior == nil {
 			won++
+			winner = r.own
+		} else {
+			replayed = append(replayed, string(r.prior.Body))
 		}
 	}
 	if won != 1 {
-		t.Fatalf("%d concurrent requests claimed the same key, want 1", won)
+		t.Fatalf("%d concurrent requests with one key were recorded, want 1", won)
+	}
+	for _, b := range replayed {
+		if b != winner {
+			t.Fatalf("a concurrent request got %q, want the recorded %q", b, winner)
+		}
+	}
+	objs, _, err := s.List(ctx, store.ListQuery{Kind: store.KindModelVersion, Project: "p", Parent: "m"})
+	mustNil(t, err)
+	if len(objs) != 1 || objs[0].Name != winner {
+		t.Fatalf("objects = %s, want just %s", names(objs), winner)
 	}
 }
