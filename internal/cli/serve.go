@@ -40,6 +40,13 @@ type serveOptions struct {
 	externalURL                                  string
 	rateLimit                                    float64
 	rateBurst                                    int
+	kube                                         kubeOptions
+}
+
+// kubeOptions configure --executor kubernetes.
+type kubeOptions struct {
+	kubeconfig, namespace, serviceAccount, defaultImage, podTemplate, dataClaim string
+	jobTTL, startTimeout                                                        time.Duration
 }
 
 // Environment variables for the rate limit flags.
@@ -83,6 +90,9 @@ func newServe(version string) *cobra.Command {
 			if err := rateLimitFromEnv(cmd, &o); err != nil {
 				return err
 			}
+			if err := kubeFlagsNeedExecutor(cmd, o.executor); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			return serve(ctx, version, o)
@@ -93,7 +103,8 @@ func newServe(version string) *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.dataRoots, "data-root", dataRootsDefault(),
 		"directory whose files datasets may point at (repeatable; env "+EnvDataRoots+", "+string(os.PathListSeparator)+"-separated; default: the working directory)")
 	cmd.Flags().StringVar(&o.executor, "executor", envOr(EnvExecutor, "local"),
-		"how pipeline steps run: local (as processes of this server's user, with this server's permissions) or none (env "+EnvExecutor+")")
+		"how pipeline steps run: local (as processes of this server's user, with this server's permissions), kubernetes (a Job per step attempt) or none (env "+EnvExecutor+")")
+	kubeFlags(cmd, &o.kube)
 	cmd.Flags().StringVar(&o.role, "role", envOr(EnvRole, "all"), "api (serve the API), worker (run pipelines and fire schedules) or all (env "+EnvRole+")")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", envOr(EnvDataDir, "./mlops-data"), "directory for run working and output directories (env "+EnvDataDir+")")
 	cmd.Flags().IntVar(&o.runWorkers, "run-workers", 4, "runs this process executes at once")
@@ -156,9 +167,13 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	uiKey, err := uiSessionKey()
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, Version: version, DataRoots: o.dataRoots, Engine: engine,
 		AllowPrivateWebhooks: o.allowPrivateWebhooks, Gateway: gw, Registry: reg, ExternalURL: o.externalURL,
-		RateLimit: server.RateLimit{PerSecond: o.rateLimit, Burst: o.rateBurst}})
+		RateLimit: server.RateLimit{PerSecond: o.rateLimit, Burst: o.rateBurst}, UISessionKey: uiKey})
 	if err != nil {
 		return err
 	}
@@ -183,6 +198,9 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for every active request; log followers last as long
+	// as their run, so they are told to end when it begins.
+	hs.RegisterOnShutdown(srv.BeginShutdown)
 	go purgeIdempotency(ctx, st, log)
 
 	scheme := "http"
@@ -245,14 +263,6 @@ func dataRootsDefault() []string {
 // newEngine builds the run engine for the role: every role enqueues runs and
 // firings; workers (worker, all) also execute them.
 func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slog.Logger, deployments training.Reconciler) (*training.Engine, error) {
-	var ex executor.Executor
-	switch o.executor {
-	case "local":
-		ex = executor.NewLocal()
-	case "none":
-	default:
-		return nil, fmt.Errorf("--executor %q: use local or none", o.executor)
-	}
 	work := false
 	switch o.role {
 	case "all", "worker":
@@ -265,13 +275,30 @@ func newEngine(ctx context.Context, o serveOptions, st *sqlstore.Store, log *slo
 	if err != nil {
 		return nil, err
 	}
+	var ex executor.Executor
+	env := training.BaseEnv()
+	switch o.executor {
+	case "local":
+		ex = executor.NewLocal()
+	case "kubernetes":
+		// A container has its image's PATH and HOME; this machine's would break them.
+		env = nil
+		if work {
+			if ex, err = newKubeExecutor(ctx, o.kube, dataDir, log); err != nil {
+				return nil, err
+			}
+		}
+	case "none":
+	default:
+		return nil, fmt.Errorf("--executor %q: use local, kubernetes or none", o.executor)
+	}
 	roots, err := dataset.NewRoots(o.dataRoots)
 	if err != nil {
 		return nil, err
 	}
 	return training.New(ctx, training.Config{
 		Store: st, Logger: log, Executor: ex, Work: work, RunWorkers: o.runWorkers, StepConcurrency: o.stepConcurrency,
-		DataDir: dataDir, Env: training.BaseEnv(), DataRoots: roots, AllowPrivateWebhooks: o.allowPrivateWebhooks,
+		DataDir: dataDir, Env: env, DataRoots: roots, AllowPrivateWebhooks: o.allowPrivateWebhooks,
 		Deployments: deployments,
 	})
 }

@@ -391,7 +391,7 @@ func (c *Controller) saveStatus(ctx context.Context, project, name string, st ap
 		if _, err := tx.Get(ctx, store.DeploymentKey(project, name)); err != nil {
 			return err
 		}
-		raw, err := json.Marshal(st)
+		raw, err := c.withHistory(ctx, tx, project, name, st)
 		if err != nil {
 			return err
 		}

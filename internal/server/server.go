@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -54,6 +55,9 @@ type Config struct {
 	// RateLimit bounds each token's (or address's) request rate on /v1; the
 	// zero value serves without a limit.
 	RateLimit RateLimit
+	// UISessionKey signs the dashboard's session cookies (at least 32 bytes);
+	// empty means a random key per process (sessions end on restart).
+	UISessionKey []byte
 }
 
 // Server serves the /v1 API.
@@ -72,6 +76,9 @@ type Server struct {
 	limiter     *limiter // nil: no rate limit
 	// auditFailures counts changes whose audit record could not be written.
 	auditFailures prometheus.Counter
+	// stopping is closed by BeginShutdown.
+	stopping     chan struct{}
+	stopStopping sync.Once
 }
 
 func init() {
@@ -102,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, engine: cfg.Engine, gateway: cfg.Gateway,
-		externalURL: strings.TrimSuffix(cfg.ExternalURL, "/")}
+		externalURL: strings.TrimSuffix(cfg.ExternalURL, "/"), stopping: make(chan struct{})}
 	roots, err := dataset.NewRoots(cfg.DataRoots)
 	if err != nil {
 		return nil, err
@@ -153,6 +160,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.mountGateway()
 	s.registerTokens()
 	s.registerAudit()
+	if err := s.mountUI(cfg); err != nil {
+		return nil, err
+	}
 
 	if err := s.ensureDefaultProject(ctx); err != nil {
 		return nil, err
@@ -162,6 +172,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // Handler is the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s.router }
+
+// BeginShutdown ends the responses that would otherwise last until a run
+// does (GET …/logs?follow=true), so that http.Server.Shutdown, which waits
+// for every active request, finishes once the ordinary ones have. Register
+// it with http.Server.RegisterOnShutdown.
+func (s *Server) BeginShutdown() { s.stopStopping.Do(func() { close(s.stopping) }) }
 
 // SetExternalURL sets the base URL of deployment URLs (when it is known only
 // after the server was built, as with a listener on port 0). Call it before serving.
