@@ -24,6 +24,24 @@ variable "repository" {
   default     = null
 }
 
+variable "promote_to" {
+  description = "Alias each pipeline run moves to the version it trains, when that version passes the alias's gates. make demo sets champion, the alias the deployment follows, so a retrained version rolls out without a human."
+  type        = string
+  default     = "staging"
+}
+
+variable "monitor_interval" {
+  description = "How often the monitor compares the deployment's requests with churn.csv (at least 10s)."
+  type        = string
+  default     = "1h"
+}
+
+variable "canary_step_interval" {
+  description = "How long each canary step of the deployment bakes before its analysis."
+  type        = string
+  default     = "1m"
+}
+
 locals {
   # A step runs in a directory of mlopsd's choosing, so its paths are absolute.
   repository = coalesce(var.repository, abspath("${path.module}/../.."))
@@ -57,9 +75,10 @@ resource "mlops_pipeline" "train" {
   # The trainer reads these as MLOPS_PARAM_LEARNING_RATE and MLOPS_PARAM_EPOCHS.
   parameters = { learning_rate = "0.1", epochs = "300" }
   datasets   = [mlops_dataset.churn.name]
-  # Not champion: that alias is mlops_model_alias.champion's, and a run moving
-  # it would undo what Terraform declares (and the next apply would move it back).
-  promote_to = "staging"
+  # staging by default, not champion: that alias is mlops_model_alias.champion's,
+  # and a run moving it would undo what Terraform declares (the next apply would
+  # move it back). make demo moves champion anyway to show the whole loop.
+  promote_to = var.promote_to
   steps = [
     {
       name = "train"
@@ -111,8 +130,8 @@ resource "mlops_retraining_schedule" "nightly" {
 }
 
 # Serves whatever version champion points at: moving the alias rolls the
-# deployment to the new version as a canary (10 %, then 50 %, one minute each),
-# rolled back on its own if the canary errs or slows down.
+# deployment to the new version as a canary (10 %, then 50 %, each for
+# canary_step_interval), rolled back on its own if the canary errs or slows down.
 resource "mlops_deployment" "churn_api" {
   project = mlops_project.quickstart.name
   name    = "churn-api"
@@ -127,7 +146,7 @@ resource "mlops_deployment" "churn_api" {
   strategy = {
     type               = "canary"
     steps              = [10, 50]
-    step_interval      = "1m"
+    step_interval      = var.canary_step_interval
     max_error_rate     = 0.05
     max_latency_p99_ms = 500
     min_requests       = 20
@@ -139,7 +158,8 @@ resource "mlops_deployment" "churn_api" {
 }
 
 # Compares what clients send the deployment with the training data every
-# hour; when they drift apart it retrains through the nightly schedule's pipeline.
+# monitor_interval (an hour by default); when they drift apart it retrains
+# through the nightly schedule's pipeline.
 resource "mlops_monitor" "churn_inputs" {
   project          = mlops_project.quickstart.name
   name             = "churn-inputs"
@@ -147,7 +167,7 @@ resource "mlops_monitor" "churn_inputs" {
   baseline_dataset = mlops_dataset.churn.name
   deployment       = mlops_deployment.churn_api.name
   features         = ["tenure_months", "monthly_spend", "plan", "support_tickets"]
-  interval         = "1h"
+  interval         = var.monitor_interval
   retrain_schedule = mlops_retraining_schedule.nightly.name
   cooldown         = "24h"
 }

@@ -1,4 +1,5 @@
-// Package cli holds mlopsd's commands: serve, migrate, token, backup, restore and version.
+// Package cli holds mlopsd's commands: serve, migrate, token, backup, restore, version, the
+// operating commands (runs, monitors, deployments) and demo.
 package cli
 
 import (
@@ -48,7 +49,7 @@ func newRoot(version string) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServe(version), newMigrate(), newToken(), newBackup(), newRestore(), newVersion(version),
-		newRuns(), newMonitors(), newDeployments())
+		newRuns(), newMonitors(), newDeployments(), newDemo())
 	return root
 }
 
