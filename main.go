@@ -18,6 +18,9 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run with support for debuggers such as delve")
 	flag.Parse()
+	if !debug {
+		provider.QuietLogsUnlessWanted()
+	}
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/mlopsplane/mlops",
