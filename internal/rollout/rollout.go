@@ -29,7 +29,7 @@ import (
 type Config struct {
 	Store   store.Store
 	Gateway *gateway.Gateway
-	// Serving launches command runtimes; nil refuses them (mlopsd --executor none).
+	// Serving launches command runtimes; nil refuses them (mlopsd --executor kubernetes or none).
 	Serving *serving.Manager
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -285,7 +285,7 @@ func (c *Controller) ensure(ctx context.Context, key string, d *api.Deployment, 
 		return []gateway.Backend{{Version: version, URL: u}}, nil
 	}
 	if c.cfg.Serving == nil {
-		return nil, errors.New("this server launches no model servers (mlopsd --executor none); use runtime.url")
+		return nil, errors.New("this server launches no model servers (only mlopsd --executor local does); use runtime.url")
 	}
 	mv, err := c.loadVersion(ctx, d.Project, d.Model, version)
 	if err != nil {

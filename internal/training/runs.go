@@ -218,7 +218,7 @@ func (e *Engine) work(ctx context.Context, a runArgs) error {
 	}
 	if e.cfg.Executor == nil {
 		return e.updateRun(ctx, a.Project, a.Pipeline, a.ID, func(r *api.PipelineRun) error {
-			finishRun(r, api.RunFailed, "this server runs no executor (mlopsd serve --executor none); start a worker with --executor local", e.now())
+			finishRun(r, api.RunFailed, "this server runs no executor (mlopsd serve --executor none); start a worker with --executor local or kubernetes", e.now())
 			return nil
 		}, nil)
 	}
