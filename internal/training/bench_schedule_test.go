@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -131,64 +129,8 @@ func benchFireSpread(b *testing.B, n int, spread, poll time.Duration) {
 	}
 	b.Logf("%d schedules written in %s; due from %s over %s", n, time.Since(setup).Round(time.Millisecond), t0.Format("15:04:05"), spread)
 
-	count := func() int {
-		var c int
-		if err := st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = ?`, string(store.KindPipelineRun)).Scan(&c); err != nil {
-			b.Fatal(err)
-		}
-		return c
-	}
 	time.Sleep(time.Until(t0))
-	b.StartTimer()
-	last, progressed := 0, time.Now()
-	for {
-		c := count()
-		if c >= n {
-			break
-		}
-		if c > last {
-			last, progressed = c, time.Now()
-		}
-		if time.Since(progressed) > time.Minute {
-			b.Fatalf("%d of %d schedules fired; none for a minute", c, n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b.StopTimer()
-
-	rows, err := st.DB().QueryContext(ctx, `SELECT parent, created_at FROM objects WHERE kind = ?`, string(store.KindPipelineRun))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rows.Close()
-	late := make([]time.Duration, 0, n)
-	seen := make(map[string]bool, n)
-	var end time.Time
-	for rows.Next() {
-		var parent string
-		var micros int64
-		if err := rows.Scan(&parent, &micros); err != nil {
-			b.Fatal(err)
-		}
-		i, err := strconv.Atoi(parent[len("m-"):])
-		if err != nil || seen[parent] {
-			b.Fatalf("unexpected run of %q (fired twice?)", parent)
-		}
-		seen[parent] = true
-		created := time.UnixMicro(micros)
-		late = append(late, created.Sub(due(i)))
-		if created.After(end) {
-			end = created
-		}
-	}
-	if err := rows.Err(); err != nil {
-		b.Fatal(err)
-	}
-	if len(late) != n {
-		b.Fatalf("%d runs for %d schedules", len(late), n)
-	}
-	slices.Sort(late)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	late, end := awaitFirings(ctx, b, st, n, "m-", due, 200*time.Millisecond)
 	// The span is at least the spread: firing cannot be early.
 	fires := float64(n) / max(end.Sub(t0), spread).Seconds()
 	offered := float64(n) / spread.Seconds()
@@ -197,7 +139,7 @@ func benchFireSpread(b *testing.B, n int, spread, poll time.Duration) {
 	b.ReportMetric(fires, "fires/s")
 	b.ReportMetric(offered, "offered/s")
 	b.ReportMetric(fires/offered, "keepup-ratio")
-	b.ReportMetric(ms(late[n/2]), "lateness_p50_ms")
-	b.ReportMetric(ms(late[n*99/100]), "lateness_p99_ms")
-	b.ReportMetric(ms(late[n-1]), "lateness_max_ms")
+	b.ReportMetric(millis(late[n/2]), "lateness_p50_ms")
+	b.ReportMetric(millis(late[n*99/100]), "lateness_p99_ms")
+	b.ReportMetric(millis(late[n-1]), "lateness_max_ms")
 }
