@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -592,4 +594,74 @@ func TestConcurrentSetAndServe(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+}
+
+// A backend may answer before it has read the whole request (a model server
+// streaming tokens while the prompt still uploads). The gateway must pass
+// the answer on and keep sending the request body: by default Go's server
+// discards and closes an unread request body once the response starts,
+// which stalls the answer until the client sent everything, or makes the
+// proxy's transport drop the backend connection mid-response.
+func TestAnswerBeforeWholeRequestBody(t *testing.T) {
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+			t.Error(err)
+		}
+		if _, err := io.ReadFull(r.Body, make([]byte, 1024)); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, "first\n")
+		http.NewResponseController(w).Flush()
+		n, err := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "read %d more, %v\n", n, err)
+	})
+	g := newGateway(t, nil)
+	g.Set(key, Route{Weights: map[int64]int{1: 100}, Backends: []Backend{{1, mustURL(t, b.URL)}}})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.Serve(w, r, key, "/") }))
+	defer front.Close()
+
+	const rest = 100 << 10
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, front.URL, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 1024 + rest
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			close(answered)
+			return
+		}
+		answered <- resp
+	}()
+	if _, err := pw.Write(make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	var resp *http.Response
+	select {
+	case resp = <-answered:
+	case <-time.After(5 * time.Second):
+		pw.CloseWithError(errors.New("gave up"))
+		t.Fatal("the gateway held the backend's answer until the whole request had arrived")
+	}
+	if resp == nil {
+		return
+	}
+	defer resp.Body.Close()
+	if _, err := pw.Write(make([]byte, rest)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	got, err := io.ReadAll(resp.Body)
+	if want := fmt.Sprintf("first\nread %d more, <nil>\n", rest); err != nil || string(got) != want {
+		t.Fatalf("read %q, %v; want %q", got, err, want)
+	}
+	eventually(t, "the request is recorded", func() bool { return g.Stats(key, 1, time.Time{}).Requests == 1 })
+	if st := g.Stats(key, 1, time.Time{}); st.Errors != 0 {
+		t.Errorf("stats = %+v, want no error", st)
+	}
 }

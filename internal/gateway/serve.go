@@ -59,6 +59,12 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, key, path string
 		return
 	}
 
+	// A backend may answer while the request body still streams in. Without
+	// full duplex, writing the answer's headers makes the server discard and
+	// close the unread body under the proxy's feet: the answer then waits
+	// for the whole upload, or the transport drops the backend connection
+	// and the client gets a truncated response. (HTTP/2 is always duplex.)
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	ex := &exchange{ResponseWriter: w, key: key, path: path, v: v, b: b}
 	var tap *bodyTap
 	if rt.sample > 0 && g.opts.Record != nil && r.Body != nil && g.opts.Rand() < rt.sample {

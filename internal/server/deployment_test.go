@@ -1,10 +1,17 @@
 package server_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/gateway"
 )
 
 func TestDeploymentValidation(t *testing.T) {
@@ -68,4 +75,38 @@ func TestGatewayAuthorization(t *testing.T) {
 	wantProblem(t, e.do("POST", path, "", map[string]any{}), http.StatusUnauthorized, "", "bearer token")
 	wantProblem(t, e.do("POST", path, e.ts.Token(t, api.RoleViewer, "default"), map[string]any{}), http.StatusForbidden, "", "")
 	wantProblem(t, e.do("POST", path, e.ts.Token(t, api.RoleViewer, "p"), map[string]any{}), http.StatusNotFound, "", "")
+}
+
+// An Idempotency-Key on a prediction is passed to the model server, which
+// decides what it means; mlopsd neither buffers nor replays the prediction.
+func TestGatewayPassesIdempotencyKeyThrough(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		fmt.Fprintf(w, `{"call":%d,"key":%q}`, n, r.Header.Get("Idempotency-Key"))
+	}))
+	t.Cleanup(backend.Close)
+	u, err := url.Parse(backend.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ts.Gateway.Set("default/d", gateway.Route{Weights: map[int64]int{1: 100}, Backends: []gateway.Backend{{Version: 1, URL: u}}})
+	for i := 1; i <= 2; i++ {
+		req, err := http.NewRequest(http.MethodPost, e.ts.URL+"/v1/projects/default/deployments/d/predict", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.ts.AdminToken)
+		req.Header.Set("Idempotency-Key", "k1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf(`{"call":%d,"key":"k1"}`, i); resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Fatalf("prediction %d: %d %s, want 200 %s", i, resp.StatusCode, body, want)
+		}
+	}
 }

@@ -17,6 +17,17 @@ func (s *Server) mountGateway() {
 	s.router.HandleFunc("/v1/projects/{project}/deployments/{name}/*", s.serveDeployment)
 }
 
+// isGatewayPath says whether path is served by the gateway rather than the API:
+// anything below /v1/projects/{project}/deployments/{name}/.
+func isGatewayPath(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/v1/projects/")
+	if !ok {
+		return false
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	return len(parts) == 4 && parts[1] == "deployments"
+}
+
 func (s *Server) serveDeployment(w http.ResponseWriter, r *http.Request) {
 	project, name := chi.URLParam(r, "project"), chi.URLParam(r, "name")
 	p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))

@@ -176,7 +176,9 @@ func (h *heldWriter) release(w http.ResponseWriter) {
 func (s *Server) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
-		if r.Method != http.MethodPost || key == "" {
+		// A key sent to a deployment is the model server's business: predictions
+		// pass through as they are, neither buffered nor replayed.
+		if r.Method != http.MethodPost || key == "" || isGatewayPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -40,6 +40,8 @@ type Instance struct {
 	Engine     *training.Engine
 	// Models runs the deployments' model servers.
 	Models *serving.Manager
+	// Gateway routes the deployments' traffic.
+	Gateway *gateway.Gateway
 	// Client is authenticated as admin.
 	Client *client.Client
 }
@@ -162,7 +164,7 @@ func Start(t testing.TB, opts ...Option) *Instance {
 	if err != nil {
 		t.Fatalf("issue admin token: %v", err)
 	}
-	inst := &Instance{URL: hs.URL, AdminToken: admin.Secret, Store: st, Server: srv, Engine: engine, Models: models}
+	inst := &Instance{URL: hs.URL, AdminToken: admin.Secret, Store: st, Server: srv, Engine: engine, Models: models, Gateway: gw}
 	inst.Client = inst.NewClient(t, admin.Secret)
 	return inst
 }
