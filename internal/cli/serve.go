@@ -36,6 +36,7 @@ type serveOptions struct {
 	executor, role, dataDir                      string
 	runWorkers, stepConcurrency                  int
 	shutdownTimeout                              time.Duration
+	followInterval                               time.Duration
 	allowPrivateWebhooks                         bool
 	externalURL                                  string
 	rateLimit                                    float64
@@ -119,6 +120,8 @@ func newServe(version string) *cobra.Command {
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS together with --tls-key")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().DurationVar(&o.followInterval, "deployment-follow-interval", time.Second,
+		"how often this server re-reads the deployments' rollout status to serve them as the replica that decides rollouts does (several replicas on one database)")
 	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	return cmd
 }
@@ -180,6 +183,14 @@ func serve(ctx context.Context, version string, o serveOptions) error {
 	if err := engine.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	// Every replica serves every deployment as its stored status says.
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followDone := make(chan struct{})
+	go func() {
+		defer close(followDone)
+		controller.Follow(followCtx, o.followInterval)
+	}()
+	defer func() { stopFollow(); <-followDone }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 		defer cancel()

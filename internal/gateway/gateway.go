@@ -351,13 +351,18 @@ func (g *Gateway) Health(key string) map[string]bool {
 // since the given time, at most Options.Window ago; see window for the
 // precision. It is zero when nothing was recorded.
 func (g *Gateway) Stats(key string, version int64, since time.Time) Stats {
+	return g.Summary(key, version, since).Stats()
+}
+
+// Summary is Stats in a form that adds up across gateways.
+func (g *Gateway) Summary(key string, version int64, since time.Time) Summary {
 	g.mu.Lock()
 	w := g.windows[series{key, version}]
 	g.mu.Unlock()
 	if w == nil {
-		return Stats{}
+		return Summary{}
 	}
-	return w.stats(time.Now(), since)
+	return w.summary(time.Now(), since)
 }
 
 // window returns the statistics of s, created on first use. The caller holds g.mu.

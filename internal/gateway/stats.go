@@ -3,6 +3,7 @@ package gateway
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 	"time"
 )
@@ -115,15 +116,81 @@ func (s *slot) add(b int) {
 	s.hist[b-s.lo]++
 }
 
-// stats sums the slots from the one holding since (so up to one slot
+// Summary is the mergeable form of Stats: counts and a latency histogram
+// (the buckets described above, from bucket Lo on). Replicas of a server
+// each see part of a deployment's traffic; the sum of their summaries is
+// what the deployment saw.
+type Summary struct {
+	Requests int64    `json:"requests"`
+	Errors   int64    `json:"errors"`
+	Lo       int      `json:"lo,omitempty"`
+	Hist     []uint64 `json:"hist,omitempty"`
+}
+
+// Add returns the summary of both s's and o's requests.
+func (s Summary) Add(o Summary) Summary {
+	out := Summary{Requests: s.Requests + o.Requests, Errors: s.Errors + o.Errors}
+	var hist [numBuckets]uint64
+	s.addTo(&hist)
+	o.addTo(&hist)
+	out.Lo, out.Hist = compact(&hist)
+	return out
+}
+
+// addTo adds the histogram to a full one; buckets out of range (a summary
+// from a newer build, or a corrupt one) are ignored rather than trusted.
+func (s Summary) addTo(hist *[numBuckets]uint64) {
+	for i, c := range s.Hist {
+		if b := s.Lo + i; b >= 0 && b < numBuckets {
+			hist[b] += c
+		}
+	}
+}
+
+// compact returns the span of hist between its first and last non-zero bucket.
+func compact(hist *[numBuckets]uint64) (int, []uint64) {
+	lo, hi := -1, -1
+	for i, c := range hist {
+		if c != 0 {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	if lo < 0 {
+		return 0, nil
+	}
+	return lo, slices.Clone(hist[lo : hi+1])
+}
+
+// Stats computes the error rate and latency percentiles of the summary.
+func (s Summary) Stats() Stats {
+	st := Stats{Requests: s.Requests, Errors: s.Errors}
+	if s.Requests <= 0 {
+		return Stats{}
+	}
+	var hist [numBuckets]uint64
+	s.addTo(&hist)
+	var n int64
+	for _, c := range hist {
+		n += int64(c)
+	}
+	st.ErrorRate = float64(st.Errors) / float64(st.Requests)
+	st.P50 = quantile(&hist, n, 0.50)
+	st.P99 = quantile(&hist, n, 0.99)
+	return st
+}
+
+// summary sums the slots from the one holding since (so up to one slot
 // before since counts too) to now, at most one window back.
-func (w *window) stats(now, since time.Time) Stats {
+func (w *window) summary(now, since time.Time) Summary {
 	hi := now.UnixNano() / w.width
 	lo := hi - slots + 1
 	if since.After(now.Add(-time.Duration(w.width * slots))) {
 		lo = max(lo, since.UnixNano()/w.width)
 	}
-	var st Stats
+	var sum Summary
 	var hist [numBuckets]uint64
 	w.mu.Lock()
 	for i := range w.slots {
@@ -131,20 +198,15 @@ func (w *window) stats(now, since time.Time) Stats {
 		if s.n < lo || s.n > hi || s.reqs == 0 {
 			continue
 		}
-		st.Requests += s.reqs
-		st.Errors += s.errs
+		sum.Requests += s.reqs
+		sum.Errors += s.errs
 		for j, c := range s.hist {
 			hist[s.lo+j] += uint64(c)
 		}
 	}
 	w.mu.Unlock()
-	if st.Requests == 0 {
-		return st
-	}
-	st.ErrorRate = float64(st.Errors) / float64(st.Requests)
-	st.P50 = quantile(&hist, st.Requests, 0.50)
-	st.P99 = quantile(&hist, st.Requests, 0.99)
-	return st
+	sum.Lo, sum.Hist = compact(&hist)
+	return sum
 }
 
 // quantile returns the latency at rank ceil(q*n) (nearest rank).

@@ -42,7 +42,7 @@ func TestWindowPercentiles(t *testing.T) {
 		w.record(now.Add(-time.Duration(i%100)*time.Second), d, false)
 	}
 	slices.Sort(all)
-	st := w.stats(now, time.Time{})
+	st := w.summary(now, time.Time{}).Stats()
 	if st.Requests != int64(len(all)) {
 		t.Fatalf("requests = %d, want %d", st.Requests, len(all))
 	}
@@ -62,13 +62,13 @@ func TestWindowSlides(t *testing.T) {
 	w.record(t0, time.Millisecond, true)
 	w.record(t0.Add(10*time.Second), 3*time.Millisecond, false)
 
-	if st := w.stats(t0.Add(10*time.Second), t0.Add(5*time.Second)); st.Requests != 1 || st.Errors != 0 {
+	if st := w.summary(t0.Add(10*time.Second), t0.Add(5*time.Second)).Stats(); st.Requests != 1 || st.Errors != 0 {
 		t.Errorf("since between the two: %+v, want only the later one", st)
 	}
-	if st := w.stats(t0.Add(10*time.Second), time.Time{}); st.Requests != 2 || st.ErrorRate != 0.5 {
+	if st := w.summary(t0.Add(10*time.Second), time.Time{}).Stats(); st.Requests != 2 || st.ErrorRate != 0.5 {
 		t.Errorf("whole window: %+v, want both, half errors", st)
 	}
-	if st := w.stats(t0.Add(5*time.Minute+5*time.Second), time.Time{}); st.Requests != 1 {
+	if st := w.summary(t0.Add(5*time.Minute+5*time.Second), time.Time{}).Stats(); st.Requests != 1 {
 		t.Errorf("after the first slid out: %+v, want the later one", st)
 	}
 	if w.idle(t0.Add(5 * time.Minute)) {
@@ -80,7 +80,7 @@ func TestWindowSlides(t *testing.T) {
 
 	// A slot reused for a later period starts from zero.
 	w.record(t0.Add(5*time.Minute), 40*time.Millisecond, false)
-	st := w.stats(t0.Add(5*time.Minute), t0.Add(5*time.Minute))
+	st := w.summary(t0.Add(5*time.Minute), t0.Add(5*time.Minute)).Stats()
 	if st.Requests != 1 || st.P99 < 38*time.Millisecond || st.P99 > 42*time.Millisecond {
 		t.Errorf("reused slot: %+v, want one request of 40ms", st)
 	}
@@ -93,4 +93,31 @@ func BenchmarkWindowRecord(b *testing.B) {
 			w.record(time.Now(), 3*time.Millisecond, false)
 		}
 	})
+}
+
+// Replicas each see part of the traffic: the sum of their summaries must
+// give what one window seeing all of it gives.
+func TestSummariesAddUp(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	now := time.Now()
+	whole := newWindow(5 * time.Minute)
+	parts := []*window{newWindow(5 * time.Minute), newWindow(5 * time.Minute), newWindow(5 * time.Minute)}
+	for i := range 30_000 {
+		d := time.Duration(50e3 * math.Exp(rnd.Float64()*math.Log(1e4)))
+		isErr := i%17 == 0
+		at := now.Add(-time.Duration(i%60) * time.Second)
+		whole.record(at, d, isErr)
+		parts[rnd.IntN(len(parts))].record(at, d, isErr)
+	}
+	since := now.Add(-30 * time.Second)
+	var sum Summary
+	for _, p := range parts {
+		sum = sum.Add(p.summary(now, since))
+	}
+	if got, want := sum.Stats(), whole.summary(now, since).Stats(); got != want {
+		t.Errorf("summed replicas: %+v; one window: %+v", got, want)
+	}
+	if st := (Summary{Requests: 3, Errors: 1, Lo: numBuckets - 1, Hist: []uint64{1, 5, 5}}).Stats(); st.Requests != 3 || st.P99 == 0 {
+		t.Errorf("a summary with buckets past the last: %+v, want them ignored, not a panic", st)
+	}
 }

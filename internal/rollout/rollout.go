@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -39,6 +40,9 @@ type Config struct {
 	Env map[string]string
 	// RetryAfter is how soon a deployment whose backends failed is tried again.
 	RetryAfter time.Duration
+	// Replica names this process among the servers sharing the database; ""
+	// makes one up from the host name and process id.
+	Replica string
 }
 
 // Controller reconciles deployments.
@@ -51,11 +55,20 @@ type Controller struct {
 	// running remembers which versions this process serves per deployment, to
 	// stop what is no longer needed.
 	running map[string]map[int64]bool
+	// served and published are the follower's memory (follow.go).
+	served    map[string]served
+	published map[string]replicaStats
+	replica   string
 }
 
 // New builds a controller.
 func New(cfg Config) *Controller {
-	c := &Controller{cfg: cfg, log: cfg.Logger, now: cfg.Now, running: map[string]map[int64]bool{}}
+	c := &Controller{cfg: cfg, log: cfg.Logger, now: cfg.Now, running: map[string]map[int64]bool{},
+		served: map[string]served{}, published: map[string]replicaStats{}, replica: cfg.Replica}
+	if c.replica == "" {
+		host, _ := os.Hostname()
+		c.replica = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,6 +110,9 @@ func (c *Controller) Reconcile(ctx context.Context, project, name string) (time.
 	before := st
 	st.ObservedGeneration = o.Generation
 	next, err := c.step(ctx, key, &d, &st)
+	// Zero generations make the follower check this deployment again; the
+	// entry also marks it as served here, for the teardown once it is gone.
+	c.served[key] = served{at: c.now()}
 	if err != nil {
 		return 0, err
 	}
@@ -199,7 +215,10 @@ func (c *Controller) analyse(ctx context.Context, key string, d *api.Deployment,
 	if wait := started.Add(interval).Sub(c.now()); wait > 0 {
 		return wait, nil
 	}
-	s := c.cfg.Gateway.Stats(key, st.CanaryVersion, started)
+	s, err := c.canaryStats(ctx, d.Project, d.Name, st.CanaryVersion, started)
+	if err != nil {
+		return 0, err
+	}
 	policy := d.Strategy
 	if minReq := deref(policy.MinRequests, api.DefaultMinRequests); s.Requests < minReq {
 		st.Message = fmt.Sprintf("canary version %d at %d%%: waiting for traffic (%d of %d requests)", st.CanaryVersion, st.CanaryWeight, s.Requests, minReq)
@@ -333,6 +352,8 @@ func (c *Controller) teardown(key string) {
 		c.stopVersion(key, v)
 	}
 	delete(c.running, key)
+	delete(c.served, key)
+	delete(c.published, key)
 }
 
 type targetError struct{ msg string }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/predlog"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/rollout"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
@@ -193,6 +194,9 @@ func (s *Server) registerDeployments() {
 				return err
 			}
 			if err := predlog.Delete(ctx, tx, in.Project, in.Name); err != nil {
+				return err
+			}
+			if err := rollout.DeleteStats(ctx, tx, in.Project, in.Name); err != nil {
 				return err
 			}
 			// The controller finds it gone and tears down its backends.

@@ -33,6 +33,9 @@ const (
 	KindDeployment        Kind = "deployment"
 	KindDeploymentState   Kind = "deployment_state"
 	KindDeploymentSync    Kind = "deployment_sync"
+	// What one server replica's gateway saw of a deployment's canary step:
+	// under the deployment (parent), named by replica.
+	KindGatewayStats Kind = "gateway_stats"
 	// Logged prediction requests live under their deployment, named by number.
 	KindPredictionLog Kind = "prediction_log"
 	// Runs live under their pipeline (parent) and are named by number; logs

@@ -152,6 +152,13 @@ func Start(t testing.TB, opts ...Option) *Instance {
 	if err := engine.Start(ctx); err != nil {
 		t.Fatalf("start engine: %v", err)
 	}
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followDone := make(chan struct{})
+	go func() {
+		defer close(followDone)
+		controller.Follow(followCtx, 200*time.Millisecond)
+	}()
+	t.Cleanup(func() { stopFollow(); <-followDone })
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
