@@ -41,6 +41,9 @@ const StatsRetention = 10 * time.Minute
 
 // Follow calls FollowOnce every interval until ctx ends.
 func (c *Controller) Follow(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Second
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
