@@ -148,6 +148,9 @@ type serverOptions struct {
 	dataRoot        string        // --data-root; default a temp dir
 	shutdownTimeout time.Duration // default 10s
 	env             []string      // extra environment
+	// token is the admin token (MLOPSD_ADMIN_TOKEN); default a random one.
+	// Replicas on one database share it: each makes sure it exists.
+	token string
 }
 
 // server is an `mlopsd serve` subprocess that keeps its port, database and
@@ -180,10 +183,13 @@ func startServer(t *testing.T, o serverOptions) *server {
 		o.shutdownTimeout = 10 * time.Second
 	}
 	port := freePort(t)
+	if o.token == "" {
+		o.token = "chaos-admin-" + randomHex(16)
+	}
 	s := &server{
 		t: t, bin: bin, env: o.env,
 		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		Token:   "chaos-admin-" + randomHex(16),
+		Token:   o.token,
 		LogPath: filepath.Join(dir, "mlopsd.log"),
 		args: []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--database", o.database,
 			"--data-root", o.dataRoot, "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
@@ -310,6 +316,8 @@ type requestLog struct {
 	ByStatus map[int]int
 	// Post409 counts POSTs refused with 409, e.g. an Idempotency-Key still "in progress".
 	Post409 int
+	// Failed lists the first 5xx answers: time, method, path and status.
+	Failed []string
 }
 
 func (s *server) Requests() requestLog {
@@ -323,8 +331,10 @@ func (s *server) Requests() requestLog {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var l struct {
+			Time   string `json:"time"`
 			Msg    string `json:"msg"`
 			Method string `json:"method"`
+			Path   string `json:"path"`
 			Status int    `json:"status"`
 		}
 		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Msg != "request" {
@@ -334,6 +344,9 @@ func (s *server) Requests() requestLog {
 		out.ByStatus[l.Status]++
 		if l.Method == http.MethodPost && l.Status == http.StatusConflict {
 			out.Post409++
+		}
+		if l.Status >= 500 && len(out.Failed) < 5 {
+			out.Failed = append(out.Failed, fmt.Sprintf("%s %s %s %d", l.Time, l.Method, l.Path, l.Status))
 		}
 	}
 	return out

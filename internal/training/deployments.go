@@ -37,6 +37,10 @@ type reconcileWorker struct {
 	e *Engine
 }
 
+// Timeout bounds a reconcile (starting model servers included), so that River
+// hands the job of a dead worker to another once it has passed.
+func (w *reconcileWorker) Timeout(*river.Job[reconcileArgs]) time.Duration { return 10 * time.Minute }
+
 func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[reconcileArgs]) error {
 	return w.e.reconcileDeployment(ctx, job.Args)
 }

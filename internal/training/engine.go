@@ -136,9 +136,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		Logger:            slog.New(e.log.Handler()).With("component", "queue"),
 		FetchPollInterval: e.cfg.PollInterval,
 		FetchCooldown:     e.cfg.PollInterval / 10,
-		// Runs heartbeat themselves (see runWorker); a job that outlives this
-		// is handed to another worker only if its heartbeat stopped.
-		RescueStuckJobsAfter: 2 * time.Minute,
+		// Runs have no timeout and heartbeat themselves; rescueLoop hands the
+		// run of a dead worker on. The other kinds set their own Timeout, and
+		// River rescues such a job left running once both have passed.
+		RescueStuckJobsAfter: time.Minute,
 		JobTimeout:           -1,
 		MaxAttempts:          25,
 	}
@@ -194,6 +195,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	pctx, cancel := context.WithCancel(ctx) // River too stops when ctx ends
 	var wg sync.WaitGroup
 	wg.Go(func() { e.promoteLoop(pctx) })
+	wg.Go(func() { e.rescueLoop(pctx) })
 	e.stopPromote = func() { cancel(); wg.Wait() }
 	return nil
 }

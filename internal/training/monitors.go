@@ -32,6 +32,10 @@ type evalWorker struct {
 	e *Engine
 }
 
+// Timeout bounds an evaluation (reading both datasets included), so that
+// River hands the job of a dead worker to another once it has passed.
+func (w *evalWorker) Timeout(*river.Job[evalArgs]) time.Duration { return 30 * time.Minute }
+
 func (w *evalWorker) Work(ctx context.Context, job *river.Job[evalArgs]) error {
 	return w.e.evaluateDue(ctx, job.Args)
 }

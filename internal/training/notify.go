@@ -34,6 +34,10 @@ type notifyWorker struct {
 	e *Engine
 }
 
+// Timeout bounds one delivery attempt, so that River hands the job of a
+// dead worker to another once it has passed.
+func (w *notifyWorker) Timeout(*river.Job[notifyArgs]) time.Duration { return time.Minute }
+
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[notifyArgs]) error {
 	return w.e.notify(ctx, job.Args, job.Attempt)
 }

@@ -35,6 +35,10 @@ type fireWorker struct {
 	e *Engine
 }
 
+// Timeout bounds a firing, so that River hands the job of a dead worker to
+// another once it has passed: the schedule fires late, but fires.
+func (w *fireWorker) Timeout(*river.Job[fireArgs]) time.Duration { return time.Minute }
+
 func (w *fireWorker) Work(ctx context.Context, job *river.Job[fireArgs]) error {
 	return w.e.fire(ctx, job.Args)
 }
