@@ -129,6 +129,10 @@ type backend struct {
 	name     string
 	healthy  atomic.Bool
 	inflight atomic.Int64
+	// probed is closed once the first health check has answered (or at
+	// once without a check): until then a backend is neither up nor down.
+	probed    chan struct{}
+	probeOnce sync.Once
 	// stop and path belong to the running health checker; guarded by Gateway.mu.
 	stop context.CancelFunc
 	path string
@@ -235,9 +239,12 @@ func (g *Gateway) Set(key string, r Route) {
 			be = old.backends[name]
 		}
 		if be == nil {
-			be = &backend{url: b.URL, name: name}
+			be = &backend{url: b.URL, name: name, probed: make(chan struct{})}
 			// Without a check to wait for, a new backend is presumed up.
 			be.healthy.Store(r.HealthPath == "")
+			if r.HealthPath == "" {
+				be.markProbed()
+			}
 		}
 		nr.backends[name] = be
 		if !slices.Contains(byVersion[b.Version], be) {
@@ -284,6 +291,32 @@ func (g *Gateway) Set(key string, r Route) {
 	next := maps.Clone(routes)
 	next[key] = nr
 	g.routes.Store(&next)
+}
+
+func (b *backend) markProbed() { b.probeOnce.Do(func() { close(b.probed) }) }
+
+// awaitFirstProbe waits until a backend of r that was never probed has been,
+// at most timeout; it says whether there was one to wait for. A request that
+// arrives right after a route was set (a new deployment, a replica that just
+// took it up) is thus served rather than refused while its first check is on
+// the way.
+func (r *route) awaitFirstProbe(ctx context.Context, timeout time.Duration) bool {
+	for _, b := range r.backends {
+		select {
+		case <-b.probed:
+			continue
+		default:
+		}
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-b.probed:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		return true
+	}
+	return false
 }
 
 // Remove forgets the deployment key: its traffic gets 404, its health

@@ -516,6 +516,22 @@ func TestNoHealthyBackend(t *testing.T) {
 	}
 }
 
+// A request right after a route was set waits for the first health check
+// instead of being refused while it is on the way.
+func TestFirstRequestWaitsForFirstCheck(t *testing.T) {
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			time.Sleep(100 * time.Millisecond)
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	g := newGateway(t, nil)
+	g.Set(key, Route{Weights: map[int64]int{1: 100}, Backends: []Backend{{1, mustURL(t, b.URL)}}, HealthPath: "/healthz"})
+	if w := serve(g, key, "/predict"); w.Code != http.StatusOK {
+		t.Errorf("first request: %d %s, want 200 once the first check passed", w.Code, w.Body.String())
+	}
+}
+
 func TestSetAndRemove(t *testing.T) {
 	var checks atomic.Int64
 	healthz := func(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,7 @@ func (g *Gateway) checkLoop(ctx context.Context, key string, b *backend, path st
 			if b.healthy.Swap(ok) != ok {
 				g.log.Info("gateway backend health changed", "deployment", key, "backend", b.name, "healthy", ok)
 			}
+			b.markProbed()
 		}
 		select {
 		case <-ctx.Done():

@@ -52,6 +52,9 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, key, path string
 		return
 	}
 	v, b := rt.pick(g.opts.Rand)
+	if b == nil && rt.awaitFirstProbe(r.Context(), g.opts.HealthTimeout) {
+		v, b = rt.pick(g.opts.Rand)
+	}
 	if b == nil {
 		g.metrics.requests.WithLabelValues(key, "", strconv.Itoa(http.StatusServiceUnavailable)).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(g.opts.HealthInterval/time.Second))))
