@@ -126,7 +126,9 @@ func (p *principal) canWrite(project string) bool {
 }
 
 // authenticate resolves the bearer token of a request (once: the rate
-// limiter's answer for the same header is reused).
+// limiter's answer for the same header is reused), from the token cache
+// when it can (see tokenCache: another replica's revocation takes up to
+// tokenCacheTTL to be seen here).
 func (s *Server) authenticate(ctx context.Context, header string) (*principal, error) {
 	if ra, ok := ctx.Value(resolvedAuthKey{}).(*resolvedAuth); ok && ra.header == header {
 		return ra.p, ra.err
@@ -136,6 +138,11 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		return nil, errUnauthenticated
 	}
 	hash := HashToken(strings.TrimSpace(secret))
+	key := tokenCacheKey{hash: hash}
+	p, gen := s.tokens.get(key)
+	if p != nil {
+		return p, nil
+	}
 	t, err := s.store.TokenByHash(ctx, hash)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -148,7 +155,9 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 {
 		return nil, errUnauthenticated
 	}
-	return &principal{tokenID: t.ID, role: t.Role, project: t.Project}, nil
+	p = &principal{tokenID: t.ID, role: t.Role, project: t.Project}
+	s.tokens.put(key, p, gen)
+	return p, nil
 }
 
 var errUnauthenticated = errors.New("unauthenticated")
@@ -197,6 +206,11 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 	if !allowed {
 		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, forbiddenMessage(p, a, project))
 		return
+	}
+	if ctx.Operation().OperationID == "delete-token" {
+		// Once the token is deleted (or not found), lookups cached or begun
+		// before no longer count: revocation is at once on this replica.
+		defer s.tokens.forget(ctx.Param("id"))
 	}
 	next(huma.WithValue(ctx, principalKey{}, p))
 }

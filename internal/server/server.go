@@ -72,6 +72,7 @@ type Server struct {
 	engine      Engine
 	webhooks    *webhook.Sender
 	gateway     *gateway.Gateway
+	tokens      *tokenCache
 	externalURL string
 	limiter     *limiter // nil: no rate limit
 	// auditFailures counts changes whose audit record could not be written.
@@ -109,6 +110,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	}
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, engine: cfg.Engine, gateway: cfg.Gateway,
+		tokens:      newTokenCache(tokenCacheTTL, tokenCacheMax, time.Now),
 		externalURL: strings.TrimSuffix(cfg.ExternalURL, "/"), stopping: make(chan struct{})}
 	roots, err := dataset.NewRoots(cfg.DataRoots)
 	if err != nil {

@@ -1,0 +1,98 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
+)
+
+// TestRequestCallsUndoOnlyTheirWrites covers what run does without a
+// savepoint per call: the call that begins the transaction fails (rolled
+// back whole), savepoints left open by finished calls, nested calls.
+func TestRequestCallsUndoOnlyTheirWrites(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
+		t.Run(name, func(t *testing.T) { testRequestCalls(t, open(t)) })
+	}
+}
+
+func testRequestCalls(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	model := func(name string) *store.Object {
+		return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustIs := func(err, want error) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Fatalf("error %v, want %v", err, want)
+		}
+	}
+	must(s.Create(ctx, model("taken")))
+
+	run := func(key string, fn func(ctx context.Context)) {
+		t.Helper()
+		prior, err := s.Idempotent(ctx, "tok", key, "h", func(ctx context.Context) *store.IdempotentResponse {
+			fn(ctx)
+			return &store.IdempotentResponse{RequestHash: "h", Status: 201, Body: []byte(key)}
+		})
+		if err != nil || prior != nil {
+			t.Fatalf("request %s: prior %+v, error %v", key, prior, err)
+		}
+		prior, err = s.Idempotent(ctx, "tok", key, "h", func(context.Context) *store.IdempotentResponse {
+			t.Fatalf("request %s ran again", key)
+			return nil
+		})
+		if err != nil || prior == nil || string(prior.Body) != key {
+			t.Fatalf("replay of %s: %+v, %v", key, prior, err)
+		}
+	}
+	run("k1", func(ctx context.Context) {
+		mustIs(s.Create(ctx, model("taken")), store.ErrExists) // begins the transaction, and fails
+		must(s.Create(ctx, model("a")))
+		if _, err := s.Get(ctx, store.ModelKey("p", "a")); err != nil {
+			t.Fatalf("read back: %v", err)
+		}
+		must(s.InTx(ctx, func(tx store.Store) error {
+			if err := tx.Create(ctx, model("b")); err != nil {
+				return err
+			}
+			return s.Create(ctx, model("c")) // nested: joins at depth 2
+		}))
+		mustIs(s.InTx(ctx, func(tx store.Store) error {
+			must(tx.Create(ctx, model("d")))
+			mustIs(s.Create(ctx, model("taken")), store.ErrExists)
+			must(s.Create(ctx, model("e")))
+			return boom
+		}), boom)
+		mustIs(s.Update(ctx, model("a"), 9), store.ErrStale)
+		must(s.Create(ctx, model("f")))
+	})
+	run("k2", func(ctx context.Context) {
+		mustIs(s.InTx(ctx, func(tx store.Store) error { // begins the transaction
+			must(tx.Create(ctx, model("g")))
+			must(s.Create(ctx, model("h")))
+			return boom
+		}), boom)
+		must(s.Create(ctx, model("i")))
+	})
+	run("k3", func(ctx context.Context) {
+		mustIs(s.Create(ctx, model("taken")), store.ErrExists) // the only write: just the response is recorded
+	})
+
+	for name, want := range map[string]bool{"a": true, "b": true, "c": true, "d": false, "e": false, "f": true, "g": false, "h": false, "i": true} {
+		_, err := s.Get(ctx, store.ModelKey("p", name))
+		if got := err == nil; got != want {
+			t.Errorf("%s exists: %v, want %v (%v)", name, got, want, err)
+		}
+	}
+}
