@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -91,8 +92,12 @@ func New(cfg Config) (*Client, error) {
 	if ua == "" {
 		ua = defaultUserAgent
 	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: pooledTransport()}
+	}
 	rc := &retryablehttp.Client{
-		HTTPClient:   cfg.HTTPClient, // nil: retryablehttp installs a pooled client
+		HTTPClient:   hc,
 		RetryWaitMin: waitMin,
 		RetryWaitMax: waitMax,
 		RetryMax:     retryMax,
@@ -105,6 +110,27 @@ func New(cfg Config) (*Client, error) {
 		rc.Logger = cfg.Logger
 	}
 	return &Client{endpoint: endpoint, token: token, userAgent: ua, http: rc}, nil
+}
+
+// maxIdleConnsPerHost keeps a connection for each of Terraform's concurrent
+// operations (-parallelism, 10 by default) and more. retryablehttp's pooled
+// client keeps GOMAXPROCS+1, so on a small machine most requests of a
+// plan opened a new connection.
+const maxIdleConnsPerHost = 64
+
+// pooledTransport is go-cleanhttp's pooled transport (what retryablehttp
+// would install) with more idle connections per host.
+func pooledTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+	}
 }
 
 func parseEndpoint(raw string) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -541,5 +542,41 @@ func TestSuccessWithNonJSONBody(t *testing.T) {
 	_, err := c.GetPipeline(context.Background(), "p", "train")
 	if err == nil || !strings.Contains(err.Error(), "text/html") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Terraform runs 10 operations at once: the client must keep that many
+// connections open between them instead of dialling anew.
+func TestConcurrentRequestsReuseConnections(t *testing.T) {
+	var dials atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond) // let the round's requests overlap
+		writeJSON(w, http.StatusOK, api.Model{Project: "p", Name: "m"})
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := New(Config{Endpoint: srv.URL, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const parallelism, rounds = 10, 5
+	for range rounds {
+		var wg sync.WaitGroup
+		for range parallelism {
+			wg.Go(func() {
+				if _, err := c.GetModel(context.Background(), "p", "m"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if n := dials.Load(); n > parallelism {
+		t.Errorf("%d rounds of %d concurrent requests opened %d connections, want at most %d", rounds, parallelism, n, parallelism)
 	}
 }

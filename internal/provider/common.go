@@ -126,12 +126,17 @@ func planDefaultProject(ctx context.Context, data *providerData, req resource.Mo
 	if req.Plan.Raw.IsNull() || data == nil {
 		return // destroy, or the provider is not configured yet
 	}
-	var configured, prior types.String
+	var configured, planned, prior types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("project"), &configured)...)
 	if resp.Diagnostics.HasError() || !configured.IsNull() {
 		return
 	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("project"), data.project)...)
+	// SetAttribute rewrites the whole plan; skip it when the plan already
+	// holds the project, as every refresh of an unchanged object does.
+	resp.Diagnostics.Append(resp.Plan.GetAttribute(ctx, path.Root("project"), &planned)...)
+	if planned.IsUnknown() || planned.ValueString() != data.project {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("project"), data.project)...)
+	}
 	if req.State.Raw.IsNull() {
 		return
 	}
