@@ -394,8 +394,8 @@ func Document(r *Results, cores int) string {
   it; get reads one of 1,000 models; list reads the default page of 100. The baseline is the database's own floor
   measured in the same run on the same table through the same connection pool: one raw single-row INSERT (its own
   transaction) per operation for writes, one primary-key SELECT for get, one SELECT of the same 100 rows for list.
-  PostgreSQL rows need ` + "`MLOPS_TEST_POSTGRES_URL`" + `, used as given (with pgx's default ` + "`sslmode=prefer`" + ` that
-  is TLS even on loopback when the server offers it).
+  PostgreSQL rows need ` + "`MLOPS_TEST_POSTGRES_URL`" + `, used as given; ` + "`.ci/run`" + `'s default has ` + "`sslmode=disable`" + `
+  (pgx's default ` + "`sslmode=prefer`" + ` is TLS even on loopback, about a fifth of a create's CPU).
 - **Scheduler** (` + "`internal/training`" + `): one engine on SQLite with mlopsd's defaults and no executor (firing is
   measured, not execution). Over one minute: 10,000 schedules fall due evenly spread, the baseline is the rate they
   fall due at and the ratio says whether firing kept up; lateness is a run's created_at minus its due time. In one
