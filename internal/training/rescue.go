@@ -101,8 +101,8 @@ func (e *Engine) rescueRuns(ctx context.Context) (int, error) {
 // heartbeat stopped, or it ended or went away while the job did not finish.
 func (e *Engine) runStale(ctx context.Context, tx store.Store, job *rivertype.JobRow) (bool, error) {
 	var a runArgs
-	if err := json.Unmarshal(job.EncodedArgs, &a); err != nil {
-		return true, nil // the worker will discard it
+	if json.Unmarshal(job.EncodedArgs, &a) != nil {
+		return true, nil // undecodable: the worker will discard it
 	}
 	o, err := tx.Get(ctx, store.PipelineRunKey(a.Project, a.Pipeline, a.ID))
 	if errors.Is(err, store.ErrNotFound) {
