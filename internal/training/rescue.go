@@ -100,9 +100,12 @@ func (e *Engine) rescueRuns(ctx context.Context) (int, error) {
 // runStale says whether the run of a running job has no live worker: its
 // heartbeat stopped, or it ended or went away while the job did not finish.
 func (e *Engine) runStale(ctx context.Context, tx store.Store, job *rivertype.JobRow) (bool, error) {
+	if !json.Valid(job.EncodedArgs) {
+		return true, nil // the worker will discard it
+	}
 	var a runArgs
-	if json.Unmarshal(job.EncodedArgs, &a) != nil {
-		return true, nil // undecodable: the worker will discard it
+	if err := json.Unmarshal(job.EncodedArgs, &a); err != nil {
+		return false, err
 	}
 	o, err := tx.Get(ctx, store.PipelineRunKey(a.Project, a.Pipeline, a.ID))
 	if errors.Is(err, store.ErrNotFound) {
