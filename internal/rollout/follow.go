@@ -253,18 +253,11 @@ func listAll(ctx context.Context, st store.Store, kind store.Kind, project strin
 
 func listAllUnder(ctx context.Context, st store.Store, kind store.Kind, project, parent string) ([]*store.Object, error) {
 	var all []*store.Object
-	token := ""
-	for {
-		objs, next, err := st.List(ctx, store.ListQuery{Kind: kind, Project: project, Parent: parent, Limit: 500, PageToken: token})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, objs...)
-		if next == "" {
-			return all, nil
-		}
-		token = next
-	}
+	err := store.Each(ctx, st, store.ListQuery{Kind: kind, Project: project, Parent: parent}, func(o *store.Object) error {
+		all = append(all, o)
+		return nil
+	})
+	return all, err
 }
 
 // ignoreGone treats a deployment deleted meanwhile as nothing to do: the

@@ -243,21 +243,11 @@ func (s *Server) checkInputs(ctx context.Context, project string, spec *api.Pipe
 
 // deleteRuns removes a pipeline's runs, their logs and their numbering.
 func deleteRuns(ctx context.Context, tx store.Store, project, pipeline string) error {
-	token := ""
-	for {
-		runs, next, err := tx.List(ctx, store.ListQuery{Kind: store.KindPipelineRun, Project: project, Parent: pipeline, Limit: 500, PageToken: token})
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			if err := tx.DeleteChildren(ctx, store.KindRunLog, project, pipeline+"/"+r.Name); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			break
-		}
-		token = next
+	err := store.Each(ctx, tx, store.ListQuery{Kind: store.KindPipelineRun, Project: project, Parent: pipeline}, func(r *store.Object) error {
+		return tx.DeleteChildren(ctx, store.KindRunLog, project, pipeline+"/"+r.Name)
+	})
+	if err != nil {
+		return err
 	}
 	if err := tx.DeleteChildren(ctx, store.KindPipelineRun, project, pipeline); err != nil {
 		return err

@@ -351,21 +351,14 @@ func (e *Engine) eachObject(ctx context.Context, kind store.Kind, fn func(projec
 		return err
 	}
 	for _, p := range projects {
-		token := ""
-		for {
-			objs, next, err := e.store.List(ctx, store.ListQuery{Kind: kind, Project: p.Name, Limit: 500, PageToken: token})
-			if err != nil {
-				return err
+		err := store.Each(ctx, e.store, store.ListQuery{Kind: kind, Project: p.Name}, func(o *store.Object) error {
+			if err := fn(p.Name, o); err != nil {
+				return fmt.Errorf("%s %s/%s: %w", kind, p.Name, o.Name, err)
 			}
-			for _, o := range objs {
-				if err := fn(p.Name, o); err != nil {
-					return fmt.Errorf("%s %s/%s: %w", kind, p.Name, o.Name, err)
-				}
-			}
-			if next == "" {
-				break
-			}
-			token = next
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
