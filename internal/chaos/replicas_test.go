@@ -27,27 +27,23 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
 )
 
-// The replicas scenario's timings. mlopsd has no flag that shortens a run's
-// takeover. As designed (internal/training/engine.go, runs.go), a run whose
-// worker was SIGKILLed keeps its River job "running" until River's rescuer (on
-// the leader, every 30s) finds it older than RescueStuckJobsAfter (2m); the
-// next worker then sees the run's heartbeat older than heartbeatStale (30s)
-// and takes it over, executing it afresh from its first step. takeoverBound
-// is that design's worst case. (With River v0.51 and the engine's JobTimeout
-// of -1 the rescuer skips every stuck job, so no takeover ever comes: this
-// scenario reports the killed replica's runs as never taken over.)
+// The replicas scenario's timings. A run whose worker was SIGKILLed is taken
+// over once its heartbeat is older than 30s: every worker sweeps for such
+// runs every 10s (internal/training/rescue.go) and the next worker executes
+// the run afresh from its first step. takeoverBound is that plus the
+// re-execution, with room for a loaded machine (seen: 38s).
 const (
 	replicaStepSleep    = 2 * time.Second  // each of the pipeline's three steps
 	replicaRuns         = 10               // manual runs, started round-robin through the replicas
 	scheduleInterval    = api.MinInterval  // 10s, the shortest a schedule may fire at
 	canaryStepInterval  = 10 * time.Second // long enough that the kill lands in the canary's first step
 	canaryMinRequests   = 20
-	takeoverBound       = 2*time.Minute + 30*time.Second + 20*time.Second + 20*time.Second // rescue age + rescuer interval + leader election + re-execution
-	promotionBound      = 90 * time.Second                                                 // after the kill
-	followConvergence   = 5 * time.Second                                                  // every replica serves a new deployment within this (it re-reads every 1s)
-	routeLag            = 2 * time.Second                                                  // after a status change, every replica routes by it within this
-	scheduleLateBound   = 5 * time.Second                                                  // a firing's run is created at most this long after its due time
-	replicaPredictEvery = 70 * time.Millisecond                                            // per replica, ~14 predictions/s
+	takeoverBound       = 90 * time.Second      // heartbeat staleness + a sweep + re-execution, and slack
+	promotionBound      = 90 * time.Second      // after the kill
+	followConvergence   = 5 * time.Second       // every replica serves a new deployment within this (it re-reads every 1s)
+	routeLag            = 2 * time.Second       // after a status change, every replica routes by it within this
+	scheduleLateBound   = 5 * time.Second       // a firing's run is created at most this long after its due time
+	replicaPredictEvery = 70 * time.Millisecond // per replica, ~14 predictions/s
 )
 
 var replicaNames = []string{"a", "b", "c"}
