@@ -17,34 +17,39 @@ func (s *Server) fillModel(ctx context.Context, st store.Store, m *api.Model, o 
 }
 
 // fillModels completes models of one project (objs[i] is models[i]'s
-// object) with their latest versions and aliases: two queries for them all.
+// object) with their latest versions and aliases: one query for them all.
 func fillModels(ctx context.Context, st store.Store, project string, models []*api.Model, objs []*store.Object) error {
 	names := make([]string, len(models))
 	for i, m := range models {
-		m.Meta = meta(objs[i])
 		names[i] = m.Name
 	}
-	latest, err := st.LastOrdinals(ctx, store.KindModelVersion, project, names)
+	families, err := st.Families(ctx, project, names, store.KindModelAlias, store.KindModelVersion)
 	if err != nil {
 		return err
 	}
-	aliases, err := st.Children(ctx, store.KindModelAlias, project, names)
-	if err != nil {
-		return err
-	}
-	for _, m := range models {
-		m.LatestVersion = latest[m.Name] // 0 without versions
-		m.Aliases = nil
-		for _, o := range aliases[m.Name] {
-			a, err := decode[api.ModelAlias](o)
-			if err != nil {
-				return err
-			}
-			if m.Aliases == nil {
-				m.Aliases = map[string]int64{}
-			}
-			m.Aliases[a.Alias] = a.Version
+	for i, m := range models {
+		if err := completeModel(m, objs[i], families[m.Name]); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// completeModel sets what a model's object does not hold: its metadata,
+// latest version (0 without versions) and aliases, from its family.
+func completeModel(m *api.Model, o *store.Object, f store.Family) error {
+	m.Meta = meta(o)
+	m.LatestVersion = f.Last
+	m.Aliases = nil
+	for _, o := range f.Children {
+		a, err := decode[api.ModelAlias](o)
+		if err != nil {
+			return err
+		}
+		if m.Aliases == nil {
+			m.Aliases = map[string]int64{}
+		}
+		m.Aliases[a.Alias] = a.Version
 	}
 	return nil
 }
@@ -107,9 +112,13 @@ func (s *Server) registerModels() {
 		OperationID: "get-model", Method: http.MethodGet, Path: base + "/{name}", Tags: tags, Summary: "Get a model",
 	}, func(ctx context.Context, in *NamePath) (*Body[api.Model], error) {
 		k := store.ModelKey(in.Project, in.Name)
-		m, o, err := load[api.Model](ctx, s.store, k)
+		o, family, err := s.store.GetFamily(ctx, k, store.KindModelAlias, store.KindModelVersion)
+		var m api.Model
 		if err == nil {
-			err = s.fillModel(ctx, s.store, &m, o)
+			m, err = decode[api.Model](o)
+		}
+		if err == nil {
+			err = completeModel(&m, o, family)
 		}
 		if err != nil {
 			return nil, s.storeError(ctx, k, err)

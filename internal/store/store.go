@@ -104,6 +104,15 @@ type Token struct {
 	CreatedAt   time.Time
 }
 
+// Family is what Families reads under one parent.
+type Family struct {
+	// Children are the children of the kind asked for all, in (ordinal, name) order.
+	Children []*Object
+	// Last is the highest ordinal among the children of the kind asked for
+	// last; 0 without any.
+	Last int64
+}
+
 // IdempotentResponse is the recorded outcome of a request made with an Idempotency-Key.
 type IdempotentResponse struct {
 	RequestHash string
@@ -128,12 +137,16 @@ type Store interface {
 	List(ctx context.Context, q ListQuery) ([]*Object, string, error)
 	// Children returns the objects of kind under each of parents (all in
 	// project), by parent, each parent's in (ordinal, name) order; parents
-	// without any are left out. With LastOrdinals it completes a page of
-	// objects in a query or two instead of one or two per object.
+	// without any are left out.
 	Children(ctx context.Context, kind Kind, project string, parents []string) (map[string][]*Object, error)
-	// LastOrdinals returns the highest ordinal among the objects of kind
-	// under each of parents (all in project); parents without any are left out.
-	LastOrdinals(ctx context.Context, kind Kind, project string, parents []string) (map[string]int64, error)
+	// Families reads, in one query, what completes a page of objects of
+	// project named parents: each one's children of kind all and the
+	// highest ordinal among its children of kind last (see Family). Parents
+	// with neither are left out.
+	Families(ctx context.Context, project string, parents []string, all, last Kind) (map[string]Family, error)
+	// GetFamily is Get and Families of the object's name in one query:
+	// reading an object with what completes it costs one round trip.
+	GetFamily(ctx context.Context, key Key, all, last Kind) (*Object, Family, error)
 	// CountProject counts the objects of any kind in a project.
 	CountProject(ctx context.Context, project string) (int64, error)
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
@@ -45,30 +46,97 @@ func (s *Store) Children(ctx context.Context, kind store.Kind, project string, p
 	return out, s.wrap(rows.Err())
 }
 
-// LastOrdinals implements store.Store.
-func (s *Store) LastOrdinals(ctx context.Context, kind store.Kind, project string, parents []string) (map[string]int64, error) {
+// Families implements store.Store.
+func (s *Store) Families(ctx context.Context, project string, parents []string, all, last store.Kind) (map[string]store.Family, error) {
 	if r := s.joined(ctx); r != nil {
-		return inRequest(ctx, r, false, func(s *Store) (map[string]int64, error) {
-			return s.LastOrdinals(ctx, kind, project, parents)
+		return inRequest(ctx, r, false, func(s *Store) (map[string]store.Family, error) {
+			return s.Families(ctx, project, parents, all, last)
 		})
 	}
-	out := map[string]int64{}
 	if len(parents) == 0 {
-		return out, nil
+		return map[string]store.Family{}, nil
 	}
-	where, args := parentsIn(kind, project, parents)
-	rows, err := s.query(ctx, `SELECT parent, MAX(ordinal) FROM objects WHERE `+where+` GROUP BY parent`, args...)
+	_, families, err := s.family(ctx, nil, project, parents, all, last)
+	return families, err
+}
+
+// GetFamily implements store.Store.
+func (s *Store) GetFamily(ctx context.Context, k store.Key, all, last store.Kind) (*store.Object, store.Family, error) {
+	if r := s.joined(ctx); r != nil {
+		var f store.Family
+		o, err := inRequest(ctx, r, false, func(s *Store) (*store.Object, error) {
+			o, family, err := s.GetFamily(ctx, k, all, last)
+			f = family
+			return o, err
+		})
+		return o, f, err
+	}
+	o, families, err := s.family(ctx, &k, k.Project, []string{k.Name}, all, last)
+	if err == nil && o == nil {
+		err = store.ErrNotFound
+	}
+	return o, families[k.Name], err
+}
+
+// Parts of a family query's result, its first column.
+const (
+	partObject      = 0 // the object GetFamily reads
+	partChild       = 1 // a child of kind all
+	partLastOrdinal = 2 // the highest ordinal of kind last under one parent
+)
+
+// family reads, in one statement, the object at k (if k is not nil) and
+// the families of parents. A UNION ALL of index lookups costs PostgreSQL
+// little more than one of them; each statement saved is a round trip.
+func (s *Store) family(ctx context.Context, k *store.Key, project string, parents []string, all, last store.Kind) (*store.Object, map[string]store.Family, error) {
+	var q strings.Builder
+	var args []any
+	if k != nil {
+		q.WriteString(`SELECT 0, ` + objectColumns + ` FROM objects WHERE kind = ? AND project = ? AND parent = ? AND name = ? UNION ALL `)
+		args = append(args, string(k.Kind), k.Project, k.Parent, k.Name)
+	}
+	where, a := parentsIn(all, project, parents)
+	q.WriteString(`SELECT 1, ` + objectColumns + ` FROM objects WHERE ` + where)
+	args = append(args, a...)
+	where, a = parentsIn(last, project, parents)
+	q.WriteString(` UNION ALL SELECT 2, kind, project, parent, '', MAX(ordinal), 0, NULL, 0, 0 FROM objects WHERE ` + where + ` GROUP BY kind, project, parent`)
+	args = append(args, a...)
+	q.WriteString(` ORDER BY 1, 4, 6, 5`) // part, parent, ordinal, name
+	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
+	var obj *store.Object
+	families := map[string]store.Family{}
 	for rows.Next() {
-		var parent string
-		var last int64
-		if err := rows.Scan(&parent, &last); err != nil {
-			return nil, s.wrap(err)
+		var part int
+		o, err := scanObject(prefixed{rows, &part})
+		if err != nil {
+			return nil, nil, s.wrap(err)
 		}
-		out[parent] = last
+		switch part {
+		case partObject:
+			obj = o
+		case partChild:
+			f := families[o.Parent]
+			f.Children = append(f.Children, o)
+			families[o.Parent] = f
+		case partLastOrdinal:
+			f := families[o.Parent]
+			f.Last = o.Ordinal
+			families[o.Parent] = f
+		}
 	}
-	return out, s.wrap(rows.Err())
+	return obj, families, s.wrap(rows.Err())
+}
+
+// prefixed scans a row whose first column precedes what sc scans.
+type prefixed struct {
+	rows  *sql.Rows
+	first any
+}
+
+func (p prefixed) Scan(dest ...any) error {
+	return p.rows.Scan(append([]any{p.first}, dest...)...)
 }
