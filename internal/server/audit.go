@@ -260,6 +260,9 @@ func createdName(a huma.API, kind store.Kind, contentType string, body []byte) s
 // writeAudit stores a record in the stream of every record and, for objects
 // in a project, in that project's stream.
 func (s *Server) writeAudit(ctx context.Context, rec *api.AuditRecord) error {
+	// In an idempotent request the record commits with the change or the
+	// request fails: a change is not kept without its record.
+	ctx = store.Essential(ctx)
 	return s.store.InTx(ctx, func(tx store.Store) error {
 		id, err := tx.NextSequence(ctx, store.AuditScope)
 		if err != nil {
@@ -267,13 +270,11 @@ func (s *Server) writeAudit(ctx context.Context, rec *api.AuditRecord) error {
 		}
 		rec.ID = id
 		data := encode(rec)
-		if err := tx.Create(ctx, &store.Object{Key: store.AuditKey("", id), Ordinal: id, Data: data}); err != nil {
-			return err
+		objs := []*store.Object{{Key: store.AuditKey("", id), Ordinal: id, Data: data}}
+		if rec.Project != "" {
+			objs = append(objs, &store.Object{Key: store.AuditKey(rec.Project, id), Ordinal: id, Data: data})
 		}
-		if rec.Project == "" {
-			return nil
-		}
-		return tx.Create(ctx, &store.Object{Key: store.AuditKey(rec.Project, id), Ordinal: id, Data: data})
+		return tx.Create(ctx, objs...)
 	})
 }
 

@@ -94,14 +94,8 @@ func (s *Server) registerModels() {
 		m := api.Model{Project: in.Project, Name: in.Body.Name, ModelSpec: in.Body.ModelSpec}
 		k := store.ModelKey(in.Project, m.Name)
 		o := &store.Object{Key: k, Data: encode(m)}
-		err := s.store.InTx(ctx, func(tx store.Store) error {
-			if err := tx.Create(ctx, o); err != nil {
-				return err
-			}
-			// A model of the same name deleted earlier starts its versions at 1 again.
-			return tx.ResetSequence(ctx, store.ModelVersionScope(m.Project, m.Name))
-		})
-		if err != nil {
+		// A model of the same name deleted earlier starts its versions at 1 again.
+		if err := s.store.CreateFresh(ctx, o, store.ModelVersionScope(m.Project, m.Name)); err != nil {
 			return nil, s.storeError(ctx, k, err)
 		}
 		m.Meta = meta(o)

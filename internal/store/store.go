@@ -104,6 +104,24 @@ type Token struct {
 	CreatedAt   time.Time
 }
 
+type essentialKey struct{}
+
+// Essential marks the store calls made with the returned context as
+// essential to the idempotent request they join (see Store.Idempotent):
+// if one fails, the whole request fails and nothing of it is kept, where
+// another failed call leaves the request's earlier writes in place for the
+// handler to answer (a 409 after a duplicate create). The store need not
+// guard an essential call with a savepoint, a round trip on PostgreSQL.
+func Essential(ctx context.Context) context.Context {
+	return context.WithValue(ctx, essentialKey{}, true)
+}
+
+// IsEssential reports whether ctx was made by Essential.
+func IsEssential(ctx context.Context) bool {
+	v, _ := ctx.Value(essentialKey{}).(bool)
+	return v
+}
+
 // Family is what Families reads under one parent.
 type Family struct {
 	// Children are the children of the kind asked for all, in (ordinal, name) order.
@@ -124,8 +142,13 @@ type IdempotentResponse struct {
 // Store persists objects, sequences, tokens and idempotency records.
 type Store interface {
 	Get(ctx context.Context, key Key) (*Object, error)
-	// Create stores a new object at generation 1; ErrExists if the key is taken.
-	Create(ctx context.Context, obj *Object) error
+	// Create stores new objects at generation 1, in one statement: all or
+	// none; ErrExists if a key is taken.
+	Create(ctx context.Context, objs ...*Object) error
+	// CreateFresh is Create of one object and ResetSequence(scope) in one
+	// statement: an object that numbers its children (a model its versions)
+	// starts at 1 even where an earlier one of its name left a count.
+	CreateFresh(ctx context.Context, obj *Object, scope string) error
 	// Update replaces an object's data and bumps its generation. With
 	// ifGeneration > 0 the write happens only at that generation, else ErrStale.
 	Update(ctx context.Context, obj *Object, ifGeneration int64) error
@@ -174,7 +197,9 @@ type Store interface {
 	// neither and a retry runs afresh. fn returning nil records nothing and
 	// rolls its writes back. If a concurrent request with the key records
 	// first, fn's writes are rolled back and that response is returned as
-	// prior. fn must not call the store from several goroutines at once.
+	// prior. If an essential call of fn's failed (see Essential), nothing is
+	// recorded and Idempotent returns that call's error. fn must not call
+	// the store from several goroutines at once.
 	Idempotent(ctx context.Context, scope, key, requestHash string, fn func(ctx context.Context) *IdempotentResponse) (prior *IdempotentResponse, err error)
 	// PurgeIdempotent drops records older than the cutoff.
 	PurgeIdempotent(ctx context.Context, olderThan time.Time) error

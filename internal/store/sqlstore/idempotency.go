@@ -26,6 +26,9 @@ func (s *Store) Idempotent(ctx context.Context, scope, key, requestHash string, 
 		}
 	}()
 	resp := fn(context.WithValue(ctx, requestKey{}, r))
+	if r.failed != nil {
+		return nil, r.failed
+	}
 	if resp == nil {
 		return nil, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
@@ -37,14 +38,55 @@ func (s *Store) Get(ctx context.Context, k store.Key) (*store.Object, error) {
 }
 
 // Create implements store.Store.
-func (s *Store) Create(ctx context.Context, o *store.Object) error {
+func (s *Store) Create(ctx context.Context, objs ...*store.Object) error {
 	if r := s.joined(ctx); r != nil {
-		return r.run(ctx, true, func(s *Store) error { return s.Create(ctx, o) })
+		return r.run(ctx, true, func(s *Store) error { return s.Create(ctx, objs...) })
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	_, err := s.exec(ctx, `INSERT INTO objects (`+objectColumns+`) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-		string(o.Kind), o.Project, o.Parent, o.Name, o.Ordinal, o.Data, micros(now), micros(now))
-	if err != nil {
+	if len(objs) == 0 {
+		return nil
+	}
+	q, args, now := insertObjects(s.now(), objs)
+	if _, err := s.exec(ctx, q, args...); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		o.Generation, o.CreatedAt, o.UpdatedAt = 1, now, now
+	}
+	return nil
+}
+
+// insertObjects is the statement inserting objs at generation 1, created now.
+func insertObjects(now time.Time, objs []*store.Object) (string, []any, time.Time) {
+	now = now.UTC().Truncate(time.Microsecond)
+	var q strings.Builder
+	q.WriteString(`INSERT INTO objects (` + objectColumns + `) VALUES `)
+	args := make([]any, 0, 8*len(objs))
+	for i, o := range objs {
+		if i > 0 {
+			q.WriteString(`, `)
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, 1, ?, ?, ?)`)
+		args = append(args, string(o.Kind), o.Project, o.Parent, o.Name, o.Ordinal, o.Data, micros(now), micros(now))
+	}
+	return q.String(), args, now
+}
+
+// CreateFresh implements store.Store.
+func (s *Store) CreateFresh(ctx context.Context, o *store.Object, scope string) error {
+	if r := s.joined(ctx); r != nil {
+		return r.run(ctx, true, func(s *Store) error { return s.CreateFresh(ctx, o, scope) })
+	}
+	if s.dialect.name != "postgres" {
+		// SQLite has no DELETE in a WITH clause, and no round trips to save.
+		return s.InTx(ctx, func(tx store.Store) error {
+			if err := tx.ResetSequence(ctx, scope); err != nil {
+				return err
+			}
+			return tx.Create(ctx, o)
+		})
+	}
+	q, args, now := insertObjects(s.now(), []*store.Object{o})
+	if _, err := s.exec(ctx, `WITH reset AS (DELETE FROM sequences WHERE scope = ?) `+q, append([]any{scope}, args...)...); err != nil {
 		return err
 	}
 	o.Generation, o.CreatedAt, o.UpdatedAt = 1, now, now

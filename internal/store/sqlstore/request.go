@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
 // request is the transaction of one idempotent request (see Idempotent).
@@ -20,8 +22,11 @@ type request struct {
 	// open lists the savepoints set on tx, oldest first, by the depth of the
 	// call that set each: those of the calls running, then any left by calls
 	// that finished (see run).
-	open  []int
-	ended atomic.Bool
+	open []int
+	// failed is the error of the first essential call that failed (see
+	// store.Essential): the request fails with it.
+	failed error
+	ended  atomic.Bool
 }
 
 type requestKey struct{}
@@ -60,19 +65,31 @@ func (r *request) begin() error {
 // PostgreSQL does not abort the whole transaction:
 //   - The call that begins the transaction needs no savepoint: if it fails,
 //     rolling the whole transaction back undoes its writes and nothing else.
+//   - An essential call (store.Essential) needs none either: if it fails,
+//     the request fails and its transaction rolls back.
 //   - Any later call sets a savepoint and rolls back to it if it fails. One
 //     that succeeds leaves its savepoint open, and the next call releases it
 //     in the same statement as it sets its own; COMMIT releases the last.
 //
 // On PostgreSQL each statement is a round trip: setting and releasing a
 // savepoint around every call took 4 for a model create (its own call and
-// the audit record's), this takes 1.
+// the audit record's); this takes none, the audit record being essential.
 func (r *request) run(ctx context.Context, write bool, f func(*Store) error) error {
 	if r.tx == nil && !write {
 		return f(r.direct)
 	}
 	r.depth++
 	defer func() { r.depth-- }()
+	err := r.call(ctx, f)
+	if err != nil && r.failed == nil && store.IsEssential(ctx) {
+		r.failed = err
+	}
+	return err
+}
+
+// call runs f on the request's transaction, beginning it or setting a
+// savepoint as run says.
+func (r *request) call(ctx context.Context, f func(*Store) error) error {
 	if r.tx == nil {
 		if err := r.begin(); err != nil {
 			return err
@@ -83,6 +100,9 @@ func (r *request) run(ctx context.Context, write bool, f func(*Store) error) err
 			return err
 		}
 		return nil
+	}
+	if store.IsEssential(ctx) {
+		return f(r.txs) // if it fails, nothing of the request is kept: no savepoint to return to
 	}
 	// Savepoints set at this depth or deeper belong to calls that finished.
 	i := 0

@@ -96,3 +96,59 @@ func testRequestCalls(t *testing.T, s *sqlstore.Store) {
 		}
 	}
 }
+
+// TestEssentialCallFailsTheRequest: a failed essential call (the audit
+// record's) fails the whole request: Idempotent returns its error, nothing
+// of the request is kept and nothing is recorded, so a retry runs afresh.
+func TestEssentialCallFailsTheRequest(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			model := func(name string) *store.Object {
+				return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
+			}
+			if err := s.Create(ctx, model("taken")); err != nil {
+				t.Fatal(err)
+			}
+			for _, first := range []bool{false, true} { // the essential call after a first write, or beginning the transaction
+				_, err := s.Idempotent(ctx, "tok", "k", "h", func(ctx context.Context) *store.IdempotentResponse {
+					if !first {
+						if err := s.Create(ctx, model("a")); err != nil {
+							t.Fatal(err)
+						}
+					}
+					// Two rows, the second taken: the first must not stay either.
+					if err := s.Create(store.Essential(ctx), model("b"), model("taken")); !errors.Is(err, store.ErrExists) {
+						t.Fatalf("essential create: %v, want ErrExists", err)
+					}
+					_ = s.Create(ctx, model("c")) // fails on PostgreSQL's aborted transaction; on SQLite it must not be kept
+					return &store.IdempotentResponse{RequestHash: "h", Status: 201}
+				})
+				if !errors.Is(err, store.ErrExists) {
+					t.Fatalf("first=%v: Idempotent: %v, want the essential call's ErrExists", first, err)
+				}
+				for _, name := range []string{"a", "b", "c"} {
+					if _, err := s.Get(ctx, store.ModelKey("p", name)); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("first=%v: %s kept after the request failed: %v", first, name, err)
+					}
+				}
+			}
+			// Nothing was recorded: the retry runs.
+			ran := false
+			prior, err := s.Idempotent(ctx, "tok", "k", "h", func(ctx context.Context) *store.IdempotentResponse {
+				ran = true
+				if err := s.Create(store.Essential(ctx), model("a")); err != nil {
+					t.Fatal(err)
+				}
+				return &store.IdempotentResponse{RequestHash: "h", Status: 201}
+			})
+			if err != nil || prior != nil || !ran {
+				t.Fatalf("retry: ran %v, prior %+v, error %v", ran, prior, err)
+			}
+			if _, err := s.Get(ctx, store.ModelKey("p", "a")); err != nil {
+				t.Fatalf("the retry's write: %v", err)
+			}
+		})
+	}
+}

@@ -17,6 +17,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := map[string]func(*testing.T, store.Store){
 		"CreateGet":        testCreateGet,
 		"CreateDuplicate":  testCreateDuplicate,
+		"CreateSeveral":    testCreateSeveral,
+		"CreateFresh":      testCreateFresh,
 		"UpdateGeneration": testUpdateGeneration,
 		"DeleteGeneration": testDeleteGeneration,
 		"ListPaging":       testListPaging,
@@ -260,6 +262,60 @@ func testSequences(t *testing.T, s store.Store) {
 	mustNil(t, s.ResetSequence(ctx, "a"))
 	if got, _ := s.NextSequence(ctx, "a"); got != 1 {
 		t.Fatalf("after reset NextSequence = %d, want 1", got)
+	}
+}
+
+// testCreateSeveral: several objects in one Create are all stored or none.
+func testCreateSeveral(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a, b := obj(store.KindAudit, "", "", "1", `{"id":1}`), obj(store.KindAudit, "", "p", "1", `{"id":1}`)
+	mustNil(t, s.Create(ctx, a, b))
+	for _, o := range []*store.Object{a, b} {
+		got, err := s.Get(ctx, o.Key)
+		mustNil(t, err)
+		if got.Generation != 1 || o.Generation != 1 || string(got.Data) != `{"id":1}` || !got.CreatedAt.Equal(o.CreatedAt) {
+			t.Fatalf("stored %+v, returned %+v", got, o)
+		}
+	}
+	c := obj(store.KindAudit, "", "", "2", `{}`)
+	mustIs(t, s.Create(ctx, c, obj(store.KindAudit, "", "p", "1", `{}`)), store.ErrExists)
+	if _, err := s.Get(ctx, c.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other object of a failed Create was kept: %v", err)
+	}
+	mustNil(t, s.Create(ctx)) // nothing to create
+}
+
+// testCreateFresh: CreateFresh starts the scope again, unless the create fails.
+func testCreateFresh(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for range 3 {
+		_, err := s.NextSequence(ctx, "m/versions")
+		mustNil(t, err)
+	}
+	m := obj(store.KindModel, "p", "", "m", `{}`)
+	mustNil(t, s.CreateFresh(ctx, m, "m/versions"))
+	if m.Generation != 1 || m.CreatedAt.IsZero() {
+		t.Fatalf("CreateFresh returned %+v", m)
+	}
+	if got, _ := s.NextSequence(ctx, "m/versions"); got != 1 {
+		t.Fatalf("after CreateFresh NextSequence = %d, want 1", got)
+	}
+	// Taken: nothing changes, the count stays.
+	mustIs(t, s.CreateFresh(ctx, obj(store.KindModel, "p", "", "m", `{}`), "m/versions"), store.ErrExists)
+	if got, _ := s.NextSequence(ctx, "m/versions"); got != 2 {
+		t.Fatalf("after a failed CreateFresh NextSequence = %d, want 2", got)
+	}
+	// In a transaction, it rolls back with it.
+	boom := errors.New("boom")
+	mustIs(t, s.InTx(ctx, func(tx store.Store) error {
+		mustNil(t, tx.CreateFresh(ctx, obj(store.KindModel, "p", "", "n", `{}`), "m/versions"))
+		return boom
+	}), boom)
+	if got, _ := s.NextSequence(ctx, "m/versions"); got != 3 {
+		t.Fatalf("after a rolled back CreateFresh NextSequence = %d, want 3", got)
+	}
+	if _, err := s.Get(ctx, store.ModelKey("p", "n")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rolled back CreateFresh kept its object: %v", err)
 	}
 }
 
