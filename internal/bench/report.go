@@ -161,6 +161,20 @@ func terraformRows(r *Results) []Row {
 			row.Met = yesNo(ratio <= 1.5)
 		}
 		rows = append(rows, row)
+		if step.key != "plan" {
+			continue
+		}
+		empty, ok1 := r.get(name, "empty-plan-s")
+		floorEmpty, ok2 := r.get(name, "floor-empty-plan-s")
+		if ok1 && ok2 {
+			rows = append(rows,
+				Row{Section: "Provider overhead", Measure: "terraform plan, no resources (the fixed cost: starting the provider)",
+					Ours: fmt.Sprintf("%s s (mlops_model, count = 0)", num(empty)), Baseline: fmt.Sprintf("%s s (terraform_data, count = 0)", num(floorEmpty)),
+					Ratio: "+" + num(empty-floorEmpty) + " s"},
+				Row{Section: "Provider overhead", Measure: "terraform plan per resource (each plan less its no-resource plan)",
+					Ours: fmt.Sprintf("%s s", num(ours-empty)), Baseline: fmt.Sprintf("%s s", num(floor-floorEmpty)),
+					Ratio: times((ours - empty) / (floor - floorEmpty))})
+		}
 	}
 	return rows
 }

@@ -27,7 +27,10 @@ import (
 //
 // Reported per iteration: apply-s and plan-s (mlops_model), floor-apply-s
 // and floor-plan-s (terraform_data), their ratios apply-ratio and
-// plan-ratio, and the CPU time each took (…-cpu-s: Terraform, the provider
+// plan-ratio; empty-plan-s and floor-empty-plan-s, plans of the same
+// configurations with count = 0 (what a plan costs before its first
+// resource), and per-resource-plan-ratio, the ratio of the plans' times
+// with those taken off; and the CPU time each took (…-cpu-s: Terraform, the provider
 // and the in-process server; CPU time is less sensitive than wall time to
 // other load on the machine). The provider is built from this checkout;
 // Terraform is TF_ACC_TERRAFORM_PATH, else terraform on PATH, else the
@@ -50,6 +53,8 @@ func BenchmarkTerraform(b *testing.B) {
 		b.StopTimer()
 		mlops := newWorkdir(b, tf, provider, inst, modelConfig(n, fmt.Sprintf("tf%d", i)))
 		floor := newWorkdir(b, tf, provider, inst, floorConfig(n))
+		emptyMlops := newWorkdir(b, tf, provider, inst, modelConfig(0, fmt.Sprintf("tf%d", i)))
+		emptyFloor := newWorkdir(b, tf, provider, inst, floorConfig(0))
 		b.StartTimer()
 		apply, floorApply := mlops.timed("apply", "-auto-approve"), floor.timed("apply", "-auto-approve")
 		var plan, floorPlan []run
@@ -57,8 +62,21 @@ func BenchmarkTerraform(b *testing.B) {
 			floorPlan = append(floorPlan, floor.timed("plan", "-detailed-exitcode"))
 			plan = append(plan, mlops.timed("plan", "-detailed-exitcode"))
 		}
+		// The same with no resources: what every plan costs before the
+		// first resource (Terraform starts a provider plugin three times
+		// per plan, each with a fresh mTLS certificate; terraform_data is
+		// built in and starts nothing).
+		var empty, floorEmpty []run
+		for range plans {
+			floorEmpty = append(floorEmpty, emptyFloor.timed("plan", "-detailed-exitcode"))
+			empty = append(empty, emptyMlops.timed("plan", "-detailed-exitcode"))
+		}
 		b.StopTimer()
 		p, fp := median(plan), median(floorPlan)
+		e, fe := median(empty), median(floorEmpty)
+		b.ReportMetric(e.wall.Seconds(), "empty-plan-s")
+		b.ReportMetric(fe.wall.Seconds(), "floor-empty-plan-s")
+		b.ReportMetric((p.wall-e.wall).Seconds()/(fp.wall-fe.wall).Seconds(), "per-resource-plan-ratio")
 		b.ReportMetric(float64(n), "resources")
 		b.ReportMetric(apply.wall.Seconds(), "apply-s")
 		b.ReportMetric(floorApply.wall.Seconds(), "floor-apply-s")

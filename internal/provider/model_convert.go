@@ -150,25 +150,32 @@ func gatesValue(ctx context.Context, gates []api.Gate, prior types.List, diags *
 	if len(gates) == 0 {
 		return modelKeepEmptyList(types.ListNull(gateObjectType), prior)
 	}
-	var priorGates []gateModel
+	// Built value by value, not with ListValueFrom: reflection over the
+	// struct took most of a model's Read in a plan of 200 models.
+	var priorGates []attr.Value
 	if modelKnown(prior) {
-		// Best effort: prior only refines null vs [] for aliases.
-		_ = prior.ElementsAs(ctx, &priorGates, false)
+		priorGates = prior.Elements() // only refines null vs [] for aliases
 	}
-	out := make([]gateModel, len(gates))
+	elems := make([]attr.Value, len(gates))
 	for i, g := range gates {
 		aliases := stringListValue(g.Aliases)
 		if i < len(priorGates) {
-			aliases = modelKeepEmptyList(aliases, priorGates[i].Aliases)
+			if o, ok := priorGates[i].(types.Object); ok {
+				if a, ok := o.Attributes()["aliases"].(types.List); ok {
+					aliases = modelKeepEmptyList(aliases, a)
+				}
+			}
 		}
-		out[i] = gateModel{
-			Metric:    types.StringValue(g.Metric),
-			Op:        types.StringValue(g.Op),
-			Threshold: modelFloat64Value(g.Threshold),
-			Aliases:   aliases,
-		}
+		o, d := types.ObjectValue(gateObjectType.AttrTypes, map[string]attr.Value{
+			"metric":    types.StringValue(g.Metric),
+			"op":        types.StringValue(g.Op),
+			"threshold": modelFloat64Value(g.Threshold),
+			"aliases":   aliases,
+		})
+		diags.Append(d...)
+		elems[i] = o
 	}
-	v, d := types.ListValueFrom(ctx, gateObjectType, out)
+	v, d := types.ListValue(gateObjectType, elems)
 	diags.Append(d...)
 	return v
 }
