@@ -90,18 +90,20 @@ func startServer(b *testing.B, databaseURL string) *instance {
 func seedName(i int) string { return fmt.Sprintf("a-%05d", i) }
 
 // seedModels writes the project and n models straight into the store, as
-// the API would have stored them, in a few transactions.
+// the API would have stored them, in a few transactions. Each model has two
+// versions and a champion alias on the second, as models in use do: a get
+// reads them too, and the database's statistics see many parents, not one.
 func seedModels(b *testing.B, st *sqlstore.Store, n int) {
 	b.Helper()
 	ctx := context.Background()
-	put := func(tx store.Store, k store.Key, v any) error {
+	put := func(tx store.Store, k store.Key, ordinal int64, v any) error {
 		data, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		return tx.Create(ctx, &store.Object{Key: k, Data: data})
+		return tx.Create(ctx, &store.Object{Key: k, Ordinal: ordinal, Data: data})
 	}
-	if err := put(st, store.ProjectKey(benchProject), api.Project{Name: benchProject}); err != nil {
+	if err := put(st, store.ProjectKey(benchProject), 0, api.Project{Name: benchProject}); err != nil {
 		b.Fatal(err)
 	}
 	const batch = 500
@@ -109,7 +111,19 @@ func seedModels(b *testing.B, st *sqlstore.Store, n int) {
 		err := st.InTx(ctx, func(tx store.Store) error {
 			for i := lo; i < min(lo+batch, n); i++ {
 				m := api.Model{Project: benchProject, Name: seedName(i), ModelSpec: benchSpec()}
-				if err := put(tx, store.ModelKey(benchProject, m.Name), m); err != nil {
+				if err := put(tx, store.ModelKey(benchProject, m.Name), 0, m); err != nil {
+					return err
+				}
+				for v := int64(1); v <= 2; v++ {
+					mv := api.ModelVersion{Project: benchProject, Model: m.Name, Version: v, ModelVersionSpec: api.ModelVersionSpec{
+						ArtifactURI: fmt.Sprintf("s3://models/%s/%d", m.Name, v), Metrics: map[string]float64{"auc": 0.9},
+					}}
+					if err := put(tx, store.ModelVersionKey(benchProject, m.Name, v), v, mv); err != nil {
+						return err
+					}
+				}
+				a := api.ModelAlias{Project: benchProject, Model: m.Name, Alias: "champion", Version: 2}
+				if err := put(tx, store.ModelAliasKey(benchProject, m.Name, a.Alias), 0, a); err != nil {
 					return err
 				}
 			}
