@@ -263,19 +263,15 @@ func (s *Server) writeAudit(ctx context.Context, rec *api.AuditRecord) error {
 	// In an idempotent request the record commits with the change or the
 	// request fails: a change is not kept without its record.
 	ctx = store.Essential(ctx)
-	return s.store.InTx(ctx, func(tx store.Store) error {
-		id, err := tx.NextSequence(ctx, store.AuditScope)
-		if err != nil {
-			return err
-		}
-		rec.ID = id
-		data := encode(rec)
-		objs := []*store.Object{{Key: store.AuditKey("", id), Ordinal: id, Data: data}}
-		if rec.Project != "" {
-			objs = append(objs, &store.Object{Key: store.AuditKey(rec.Project, id), Ordinal: id, Data: data})
-		}
-		return tx.Create(ctx, objs...)
-	})
+	rec.ID = 0 // the store numbers the record; readers take the id from the ordinal
+	data := encode(rec)
+	objs := []*store.Object{{Key: store.AuditKey("", 0), Data: data}}
+	if rec.Project != "" {
+		objs = append(objs, &store.Object{Key: store.AuditKey(rec.Project, 0), Data: data})
+	}
+	id, err := s.store.CreateNumbered(ctx, store.AuditScope, objs...)
+	rec.ID = id
+	return err
 }
 
 // AuditFilter narrows an audit listing.
@@ -344,6 +340,7 @@ func (s *Server) auditPage(ctx context.Context, stream string, f AuditFilter, p 
 			if err != nil {
 				return nil, s.storeError(ctx, o.Key, err)
 			}
+			rec.ID = o.Ordinal // see writeAudit
 			if f.match(&rec) {
 				out.Items = append(out.Items, rec)
 			}

@@ -175,6 +175,11 @@ type Store interface {
 
 	// NextSequence returns 1, 2, 3, ... for each scope; values are never handed out twice.
 	NextSequence(ctx context.Context, scope string) (int64, error)
+	// CreateNumbered takes the next value of scope, as NextSequence does,
+	// and creates objs (all or none) with it as their name and ordinal, in
+	// one statement: it returns the value. An object's data cannot hold the
+	// value; readers take it from the ordinal.
+	CreateNumbered(ctx context.Context, scope string, objs ...*Object) (int64, error)
 	// ResetSequence forgets a scope, so it starts again at 1.
 	ResetSequence(ctx context.Context, scope string) error
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,6 +257,63 @@ func (s *Store) NextSequence(ctx context.Context, scope string) (int64, error) {
 	err := s.queryRow(ctx, `INSERT INTO sequences (scope, value) VALUES (?, 1)
 		ON CONFLICT (scope) DO UPDATE SET value = sequences.value + 1 RETURNING value`, scope).Scan(&v)
 	return v, s.wrap(err)
+}
+
+// CreateNumbered implements store.Store.
+func (s *Store) CreateNumbered(ctx context.Context, scope string, objs ...*store.Object) (int64, error) {
+	if r := s.joined(ctx); r != nil {
+		return inRequest(ctx, r, true, func(s *Store) (int64, error) { return s.CreateNumbered(ctx, scope, objs...) })
+	}
+	if len(objs) == 0 {
+		return 0, errors.New("CreateNumbered: no objects")
+	}
+	number := func(n int64) {
+		for _, o := range objs {
+			o.Name, o.Ordinal = strconv.FormatInt(n, 10), n
+		}
+	}
+	if s.dialect.name != "postgres" {
+		// SQLite has no round trips to save.
+		var n int64
+		err := s.InTx(ctx, func(tx store.Store) error {
+			var err error
+			if n, err = tx.NextSequence(ctx, scope); err != nil {
+				return err
+			}
+			number(n)
+			return tx.Create(ctx, objs...)
+		})
+		return n, err
+	}
+	// The number comes from a WITH clause and is joined to every row.
+	next := `WITH n AS (INSERT INTO sequences (scope, value) VALUES (?, 1)
+		ON CONFLICT (scope) DO UPDATE SET value = sequences.value + 1 RETURNING value AS v) `
+	args := []any{scope}
+	if scope == store.AuditScope {
+		next, args = `WITH n AS (SELECT nextval('audit_ids') AS v) `, nil // see NextSequence
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var q strings.Builder
+	q.WriteString(next + `INSERT INTO objects (` + objectColumns + `)
+		SELECT o.kind, o.project, o.parent, n.v::text, n.v, 1, o.data, ?::bigint, ?::bigint FROM n CROSS JOIN (VALUES `)
+	args = append(args, micros(now), micros(now))
+	for i, o := range objs {
+		if i > 0 {
+			q.WriteString(`, `)
+		}
+		q.WriteString(`(?::text, ?::text, ?::text, ?::bytea)`)
+		args = append(args, string(o.Kind), o.Project, o.Parent, o.Data)
+	}
+	q.WriteString(`) AS o (kind, project, parent, data) RETURNING ordinal`)
+	var n int64
+	if err := s.queryRow(ctx, q.String(), args...).Scan(&n); err != nil {
+		return 0, s.wrap(err)
+	}
+	number(n)
+	for _, o := range objs {
+		o.Generation, o.CreatedAt, o.UpdatedAt = 1, now, now
+	}
+	return n, nil
 }
 
 // ResetSequence implements store.Store.

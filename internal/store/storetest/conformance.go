@@ -19,6 +19,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"CreateDuplicate":  testCreateDuplicate,
 		"CreateSeveral":    testCreateSeveral,
 		"CreateFresh":      testCreateFresh,
+		"CreateNumbered":   testCreateNumbered,
 		"UpdateGeneration": testUpdateGeneration,
 		"DeleteGeneration": testDeleteGeneration,
 		"ListPaging":       testListPaging,
@@ -316,6 +317,47 @@ func testCreateFresh(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Get(ctx, store.ModelKey("p", "n")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rolled back CreateFresh kept its object: %v", err)
+	}
+}
+
+// testCreateNumbered: objects numbered by a sequence, the audit's and any other.
+func testCreateNumbered(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i, scope := range []string{store.AuditScope, "runs/p/train"} {
+		var last int64
+		for range 3 {
+			a, b := obj(store.KindAudit, "", fmt.Sprint(i), "", `{"a":1}`), obj(store.KindAudit, "", fmt.Sprint(i, "p"), "", `{"a":1}`)
+			n, err := s.CreateNumbered(ctx, scope, a, b)
+			mustNil(t, err)
+			if n <= last {
+				t.Fatalf("%s: CreateNumbered = %d after %d", scope, n, last)
+			}
+			last = n
+			for _, o := range []*store.Object{a, b} {
+				if o.Name != fmt.Sprint(n) || o.Ordinal != n || o.Generation != 1 {
+					t.Fatalf("%s: returned %+v, want number %d", scope, o, n)
+				}
+				got, err := s.Get(ctx, o.Key)
+				mustNil(t, err)
+				if got.Ordinal != n || string(got.Data) != `{"a":1}` || !got.CreatedAt.Equal(o.CreatedAt) {
+					t.Fatalf("%s: stored %+v", scope, got)
+				}
+			}
+		}
+		if got, _ := s.NextSequence(ctx, scope); got <= last {
+			t.Fatalf("%s: NextSequence after CreateNumbered = %d, want more than %d", scope, got, last)
+		}
+	}
+	// All or none: a taken key fails the whole create.
+	taken := obj(store.KindAudit, "", "q", "", `{}`)
+	n, err := s.CreateNumbered(ctx, "numbers", taken)
+	mustNil(t, err)
+	mustNil(t, s.ResetSequence(ctx, "numbers"))
+	other := obj(store.KindAudit, "", "r", "", `{}`)
+	_, err = s.CreateNumbered(ctx, "numbers", other, obj(store.KindAudit, "", "q", "", `{}`))
+	mustIs(t, err, store.ErrExists)
+	if _, err := s.Get(ctx, store.Key{Kind: store.KindAudit, Parent: "r", Name: fmt.Sprint(n)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other object of a failed CreateNumbered was kept: %v", err)
 	}
 }
 
