@@ -401,11 +401,17 @@ func Document(r *Results, cores int) string {
   in-process mlopsd on SQLite, and on 200 ` + "`terraform_data`" + ` resources holding the same attributes, both with
   ` + "`-parallelism=10`" + `, taking turns. ` + "`terraform_data`" + ` is Terraform's built-in no-op resource: the floor is
   Terraform's own work. Plans run three times each; the median counts. CPU is Terraform's and the provider's
-  (and for mlops_model the server's) CPU time.
+  (and for mlops_model the server's) CPU time. The same plans of the two configurations with ` + "`count = 0`" + ` give
+  the fixed cost of a plan: Terraform 1.5 starts a plugin provider three times per plan, and go-plugin makes each
+  start generate a fresh P-521 mTLS certificate on both sides (the provider's handshake takes about 20 ms with
+  it, 6 ms without); ` + "`terraform_data`" + ` is built in and starts nothing. The per-resource row compares the plans
+  with those fixed costs taken off.
 - **API** (` + "`BenchmarkAPI`" + `): 1, 8 and 32 client goroutines, each with its own keep-alive connection, send
   requests for 2 s to an in-process mlopsd built as ` + "`mlopsd serve`" + ` builds it (every middleware, request
   logging formatted and discarded, no rate limit). create is a POST with an Idempotency-Key, as the provider sends
-  it; get reads one of 1,000 models; list reads the default page of 100. The baseline is the database's own floor
+  it; get reads one of 1,000 models, each with two versions and an alias, which the answer must show; list reads
+  the default page of 100. Before each measurement the tables are vacuumed and analyzed, as autovacuum would
+  between bursts (some servers run without it). The baseline is the database's own floor
   measured in the same run on the same table through the same connection pool: one raw single-row INSERT (its own
   transaction) per operation for writes, one primary-key SELECT for get, one SELECT of the same 100 rows for list.
   PostgreSQL rows need ` + "`MLOPS_TEST_POSTGRES_URL`" + `, used as given; ` + "`.ci/run`" + `'s default has ` + "`sslmode=disable`" + `

@@ -95,12 +95,24 @@ func (s *Store) family(ctx context.Context, k *store.Key, project string, parent
 		q.WriteString(`SELECT 0, ` + objectColumns + ` FROM objects WHERE kind = ? AND project = ? AND parent = ? AND name = ? UNION ALL `)
 		args = append(args, string(k.Kind), k.Project, k.Parent, k.Name)
 	}
-	where, a := parentsIn(all, project, parents)
-	q.WriteString(`SELECT 1, ` + objectColumns + ` FROM objects WHERE ` + where)
-	args = append(args, a...)
-	where, a = parentsIn(last, project, parents)
-	q.WriteString(` UNION ALL SELECT 2, kind, project, parent, '', MAX(ordinal), 0, NULL, 0, 0 FROM objects WHERE ` + where + ` GROUP BY kind, project, parent`)
-	args = append(args, a...)
+	if s.dialect.name == "postgres" {
+		// The parents as one array: the statement is the same for every
+		// page size, and each parent's last ordinal is one backward index
+		// probe, where MAX(ordinal) … GROUP BY read every child of the kind
+		// in the project (all of its models' versions for a page of models).
+		q.WriteString(`SELECT 1, ` + objectColumns + ` FROM objects WHERE kind = ? AND project = ? AND parent = ANY (?::text[])
+			UNION ALL SELECT 2, v.kind, v.project, v.parent, '', v.ordinal, 0, NULL, 0, 0 FROM unnest(?::text[]) AS p (parent)
+			CROSS JOIN LATERAL (SELECT kind, project, parent, ordinal FROM objects
+				WHERE kind = ? AND project = ? AND parent = p.parent ORDER BY ordinal DESC LIMIT 1) AS v`)
+		args = append(args, string(all), project, parents, parents, string(last), project)
+	} else {
+		where, a := parentsIn(all, project, parents)
+		q.WriteString(`SELECT 1, ` + objectColumns + ` FROM objects WHERE ` + where)
+		args = append(args, a...)
+		where, a = parentsIn(last, project, parents)
+		q.WriteString(` UNION ALL SELECT 2, kind, project, parent, '', MAX(ordinal), 0, NULL, 0, 0 FROM objects WHERE ` + where + ` GROUP BY kind, project, parent`)
+		args = append(args, a...)
+	}
 	q.WriteString(` ORDER BY 1, 4, 6, 5`) // part, parent, ordinal, name
 	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {
