@@ -2,13 +2,18 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/mlopsplane/terraform-provider-mlops/internal/api"
 	"github.com/mlopsplane/terraform-provider-mlops/internal/server"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/sqlstore"
+	"github.com/mlopsplane/terraform-provider-mlops/internal/store/storetest"
 )
 
 // issue returns a token with its id, which audit records name.
@@ -204,5 +209,55 @@ func TestAuditRecordsActions(t *testing.T) {
 	}
 	if !strings.Contains(lines[0], fmt.Sprintf("->%d 200", cancelled.Generation)) {
 		t.Fatalf("cancel record does not end at the run's generation %d: %s", cancelled.Generation, lines[0])
+	}
+}
+
+// failingAudit is a store whose audit writes fail in the database itself:
+// each goes with its first object twice, a duplicate key.
+type failingAudit struct{ store.Store }
+
+func (f failingAudit) CreateNumbered(ctx context.Context, scope string, objs ...*store.Object) (int64, error) {
+	return f.Store.CreateNumbered(ctx, scope, append(objs, objs[0])...)
+}
+
+// TestChangeIsNotKeptWithoutItsAuditRecord: with an Idempotency-Key the
+// record commits with the change, so a record that cannot be written fails
+// the request, leaves no change behind, and records no answer: the retry runs.
+func TestChangeIsNotKeptWithoutItsAuditRecord(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			serve := func(s store.Store, method, path, body string) *httptest.ResponseRecorder {
+				srv, err := server.New(ctx, server.Config{Store: s, DataRoots: []string{t.TempDir()}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				admin, err := server.IssueToken(ctx, st, api.RoleAdmin, "", "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				req := httptest.NewRequest(method, path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+admin.Secret)
+				req.Header.Set("Idempotency-Key", "create-m")
+				rec := httptest.NewRecorder()
+				srv.Handler().ServeHTTP(rec, req)
+				return rec
+			}
+			const models = "/v1/projects/default/models"
+			if rec := serve(failingAudit{st}, http.MethodPost, models, `{"name":"m"}`); rec.Code < 500 {
+				t.Fatalf("create whose audit record failed: %d %s, want a 5xx", rec.Code, rec.Body)
+			}
+			if _, err := st.Get(ctx, store.ModelKey("default", "m")); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the model was kept without its audit record: %v", err)
+			}
+			if rec := serve(st, http.MethodPost, models, `{"name":"m"}`); rec.Code != http.StatusCreated || rec.Header().Get("Idempotent-Replayed") != "" {
+				t.Fatalf("retry with the same key: %d %s, want 201 run afresh", rec.Code, rec.Body)
+			}
+			if rec := serve(st, http.MethodGet, "/v1/audit?kind=model", ""); !strings.Contains(rec.Body.String(), `"action":"create-model"`) {
+				t.Fatalf("the retry's record is missing: %s", rec.Body)
+			}
+		})
 	}
 }
