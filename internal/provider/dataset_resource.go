@@ -323,6 +323,7 @@ func (r *DatasetResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	d, err := r.data.client.GetDataset(ctx, state.Project.ValueString(), state.Name.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
 		resp.State.RemoveResource(ctx)
@@ -334,7 +335,7 @@ func (r *DatasetResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	state.fill(d, false)
 	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 func (r *DatasetResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

@@ -845,6 +845,7 @@ func (r *DeploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	project, name := state.Project.ValueString(), state.Name.ValueString()
 	d, err := r.data.client.GetDeployment(ctx, project, name)
 	if errors.Is(err, client.ErrNotFound) {
@@ -857,7 +858,7 @@ func (r *DeploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	state.fill(ctx, d, false, &resp.Diagnostics)
 	rememberGeneration(ctx, resp.Private, d.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 // Update writes the new spec and waits for its rollout. When the rollout

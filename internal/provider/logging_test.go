@@ -37,8 +37,13 @@ func TestQuietLogsUnlessWanted(t *testing.T) {
 			}
 		})
 	}
-	// A level set explicitly stays.
-	t.Setenv("TF_LOG", "")
+	// A level set explicitly stays. Every variable is restored afterwards:
+	// one left "off" would silence the provider in later tests of this
+	// process (TestAccSecretsNeverLogged then found no provider lines).
+	for _, v := range append([]string{"TF_LOG", "TF_LOG_PROVIDER"}, sdkLogVariables...) {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
 	t.Setenv("TF_LOG_SDK_FRAMEWORK", "warn")
 	QuietLogsUnlessWanted()
 	if got := os.Getenv("TF_LOG_SDK_FRAMEWORK"); got != "warn" {

@@ -166,6 +166,7 @@ func (r *ModelAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	a, err := r.data.client.GetModelAlias(ctx, state.Project.ValueString(), state.Model.ValueString(), state.Alias.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
 		resp.State.RemoveResource(ctx) // also when its version was deleted, which deletes the alias
@@ -177,7 +178,7 @@ func (r *ModelAliasResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	state.fill(a)
 	rememberGeneration(ctx, resp.Private, a.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 // Update moves the alias. When the version it pointed at was replaced earlier

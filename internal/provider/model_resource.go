@@ -180,6 +180,7 @@ func (r *ModelResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	mo, err := r.data.client.GetModel(ctx, state.Project.ValueString(), state.Name.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
 		resp.State.RemoveResource(ctx)
@@ -191,7 +192,7 @@ func (r *ModelResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	}
 	state.fill(ctx, mo, &resp.Diagnostics)
 	rememberGeneration(ctx, resp.Private, mo.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 func (r *ModelResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

@@ -219,6 +219,7 @@ func (r *ModelVersionResource) Read(ctx context.Context, req resource.ReadReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	v, err := r.data.client.GetModelVersion(ctx, state.Project.ValueString(), state.Model.ValueString(), state.Version.ValueInt64())
 	if errors.Is(err, client.ErrNotFound) {
 		resp.State.RemoveResource(ctx)
@@ -230,7 +231,7 @@ func (r *ModelVersionResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	state.fill(ctx, v, &resp.Diagnostics)
 	rememberGeneration(ctx, resp.Private, v.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 // Update changes description and labels, the only mutable fields; every other change replaces.

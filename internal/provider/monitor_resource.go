@@ -533,6 +533,7 @@ func (r *MonitorResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	project, name := state.Project.ValueString(), state.Name.ValueString()
 	mon, err := r.data.client.GetMonitor(ctx, project, name)
 	if errors.Is(err, client.ErrNotFound) {
@@ -545,7 +546,7 @@ func (r *MonitorResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	state.fill(ctx, mon, &resp.Diagnostics)
 	rememberGeneration(ctx, resp.Private, mon.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 func (r *MonitorResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {

@@ -273,6 +273,7 @@ func (r *RetrainingScheduleResource) Read(ctx context.Context, req resource.Read
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	prior := state
 	project, name := state.Project.ValueString(), state.Name.ValueString()
 	sc, err := r.data.client.GetSchedule(ctx, project, name)
 	if errors.Is(err, client.ErrNotFound) {
@@ -285,7 +286,7 @@ func (r *RetrainingScheduleResource) Read(ctx context.Context, req resource.Read
 	}
 	state.fill(sc)
 	rememberGeneration(ctx, resp.Private, sc.Generation, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setReadState(ctx, &resp.State, prior, &state, &resp.Diagnostics)
 }
 
 func (r *RetrainingScheduleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
