@@ -400,7 +400,8 @@ func Document(r *Results, cores int) string {
   ` + "`plan`" + ` (with refresh; it must find nothing to change) on 200 ` + "`mlops_model`" + ` resources against an
   in-process mlopsd on SQLite, and on 200 ` + "`terraform_data`" + ` resources holding the same attributes, both with
   ` + "`-parallelism=10`" + `, taking turns. ` + "`terraform_data`" + ` is Terraform's built-in no-op resource: the floor is
-  Terraform's own work. Plans run three times each; the median counts. CPU is Terraform's and the provider's
+  Terraform's own work. The provider is built from the checkout as releases are (static, ` + "`-trimpath -ldflags \"-s -w\"`" + `).
+  Plans run three times each; the median counts. CPU is Terraform's and the provider's
   (and for mlops_model the server's) CPU time. The same plans of the two configurations with ` + "`count = 0`" + ` give
   the fixed cost of a plan: Terraform 1.5 starts a plugin provider three times per plan, and go-plugin makes each
   start generate a fresh P-521 mTLS certificate on both sides (the provider's handshake takes about 20 ms with

@@ -133,12 +133,17 @@ func floorConfig(n int) string {
 `, n)
 }
 
-// buildProvider builds the provider binary from this checkout.
+// buildProvider builds the provider binary from this checkout as releases
+// are built (.goreleaser.yml: static, -trimpath, no symbol tables), which
+// users run; the smaller binary starts about 2 ms sooner, on each of the
+// three starts of a plan.
 func buildProvider(b *testing.B) string {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "terraform-provider-mlops")
-	if out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build the provider: %v\n%s", err, out)
 	}
 	return bin
