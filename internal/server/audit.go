@@ -22,16 +22,16 @@ import (
 // back, and when the status is 2xx writes the record and only then sends the
 // response. So a client that saw a change succeed can read its record.
 //
-// The record is written right after the handler's own transaction commits,
-// not inside it: the handlers own their transactions, and some changes are
-// made by the run engine in its (create-run, cancel-run, evaluate-monitor),
-// so one middleware covers every operation, including ones added later,
-// without touching any handler. The price: if the process dies between the
-// change and its record, or the record cannot be written, the change stands
-// without a record (except for a POST with an Idempotency-Key: its change and
-// record commit together in the request's transaction). That failure is logged at ERROR and counted in
-// mlopsd_audit_write_failures_total; the response still reports the change,
-// because it happened and a 5xx would invite a retry of a completed write.
+// The record is written in the request's transaction, with the change: the
+// idempotency middleware runs every request that may change something under
+// store.Idempotent (a POST with an Idempotency-Key) or store.Atomic, whose
+// transaction every store call made with the request's context joins, the
+// handler's and the run engine's (create-run, cancel-run, evaluate-monitor)
+// alike. So one middleware covers every operation, including ones added
+// later, without touching any handler. The record's write is essential
+// (store.Essential): if it fails, the request answers 5xx and nothing of the
+// change is kept; the failure is logged at ERROR and counted in
+// mlopsd_audit_write_failures_total.
 //
 // Records never hold request or response bodies: only the object's address
 // (taken from the path, or for a create the name field of the response),
@@ -64,7 +64,7 @@ const maxAuditScan = 5000
 func newAuditFailures(reg prometheus.Registerer) prometheus.Counter {
 	c := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mlopsd_audit_write_failures_total",
-		Help: "Changes that succeeded but whose audit record could not be written.",
+		Help: "Changes refused because their audit record could not be written (nothing of them was kept).",
 	})
 	reg.MustRegister(c)
 	return c
@@ -204,7 +204,7 @@ func (s *Server) record(ctx huma.Context, p *principal, t auditTarget, before in
 		Action: op.OperationID, Kind: string(t.kind), Project: t.project, Parent: t.parent, Name: t.name,
 		GenerationBefore: before, GenerationAfter: after, Status: status,
 	}
-	// The change is made: record it even if the caller has gone.
+	// Not cut short by the caller going away: the request's commit decides.
 	if err := s.writeAudit(context.WithoutCancel(ctx.Context()), rec); err != nil {
 		s.auditFailures.Inc()
 		s.log.ErrorContext(ctx.Context(), "could not write the audit record of a change", "err", err,
@@ -260,8 +260,8 @@ func createdName(a huma.API, kind store.Kind, contentType string, body []byte) s
 // writeAudit stores a record in the stream of every record and, for objects
 // in a project, in that project's stream.
 func (s *Server) writeAudit(ctx context.Context, rec *api.AuditRecord) error {
-	// In an idempotent request the record commits with the change or the
-	// request fails: a change is not kept without its record.
+	// The record commits with the change or the request fails: a change is
+	// not kept without its record.
 	ctx = store.Essential(ctx)
 	rec.ID = 0 // the store numbers the record; readers take the id from the ordinal
 	data := encode(rec)

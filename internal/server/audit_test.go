@@ -220,43 +220,75 @@ func (f failingAudit) CreateNumbered(ctx context.Context, scope string, objs ...
 	return f.Store.CreateNumbered(ctx, scope, append(objs, objs[0])...)
 }
 
-// TestChangeIsNotKeptWithoutItsAuditRecord: with an Idempotency-Key the
-// record commits with the change, so a record that cannot be written fails
-// the request, leaves no change behind, and records no answer: the retry runs.
+// TestChangeIsNotKeptWithoutItsAuditRecord: a change and its audit record
+// commit together, so a record that cannot be written fails the request and
+// leaves no change behind. With an Idempotency-Key no answer is recorded
+// either: the retry runs. Without one (PUT, DELETE, a POST without a key)
+// the object stays as it was.
 func TestChangeIsNotKeptWithoutItsAuditRecord(t *testing.T) {
 	for name, open := range map[string]func(testing.TB) *sqlstore.Store{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			st := open(t)
-			serve := func(s store.Store, method, path, body string) *httptest.ResponseRecorder {
+			admin, err := server.IssueToken(ctx, st, api.RoleAdmin, "", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			serve := func(s store.Store, method, path, key, body string) *httptest.ResponseRecorder {
 				srv, err := server.New(ctx, server.Config{Store: s, DataRoots: []string{t.TempDir()}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				admin, err := server.IssueToken(ctx, st, api.RoleAdmin, "", "test")
 				if err != nil {
 					t.Fatal(err)
 				}
 				req := httptest.NewRequest(method, path, strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+admin.Secret)
-				req.Header.Set("Idempotency-Key", "create-m")
+				if key != "" {
+					req.Header.Set("Idempotency-Key", key)
+				}
 				rec := httptest.NewRecorder()
 				srv.Handler().ServeHTTP(rec, req)
 				return rec
 			}
 			const models = "/v1/projects/default/models"
-			if rec := serve(failingAudit{st}, http.MethodPost, models, `{"name":"m"}`); rec.Code < 500 {
+			if rec := serve(failingAudit{st}, http.MethodPost, models, "create-m", `{"name":"m"}`); rec.Code < 500 {
 				t.Fatalf("create whose audit record failed: %d %s, want a 5xx", rec.Code, rec.Body)
 			}
 			if _, err := st.Get(ctx, store.ModelKey("default", "m")); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("the model was kept without its audit record: %v", err)
 			}
-			if rec := serve(st, http.MethodPost, models, `{"name":"m"}`); rec.Code != http.StatusCreated || rec.Header().Get("Idempotent-Replayed") != "" {
+			if rec := serve(st, http.MethodPost, models, "create-m", `{"name":"m"}`); rec.Code != http.StatusCreated || rec.Header().Get("Idempotent-Replayed") != "" {
 				t.Fatalf("retry with the same key: %d %s, want 201 run afresh", rec.Code, rec.Body)
 			}
-			if rec := serve(st, http.MethodGet, "/v1/audit?kind=model", ""); !strings.Contains(rec.Body.String(), `"action":"create-model"`) {
+			if rec := serve(st, http.MethodGet, "/v1/audit?kind=model", "", ""); !strings.Contains(rec.Body.String(), `"action":"create-model"`) {
 				t.Fatalf("the retry's record is missing: %s", rec.Body)
+			}
+
+			// Without a key.
+			m, err := st.Get(ctx, store.ModelKey("default", "m"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct{ method, path, body string }{
+				{http.MethodPut, models + "/m", `{"description":"changed"}`},
+				{http.MethodDelete, models + "/m", ""},
+				{http.MethodPost, models, `{"name":"n"}`},
+			} {
+				if rec := serve(failingAudit{st}, c.method, c.path, "", c.body); rec.Code < 500 {
+					t.Fatalf("%s %s whose audit record failed: %d %s, want a 5xx", c.method, c.path, rec.Code, rec.Body)
+				}
+				after, err := st.Get(ctx, store.ModelKey("default", "m"))
+				if err != nil || after.Generation != m.Generation || string(after.Data) != string(m.Data) {
+					t.Fatalf("%s %s changed the model without its audit record: %v", c.method, c.path, err)
+				}
+				if _, err := st.Get(ctx, store.ModelKey("default", "n")); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("%s %s: model n was kept without its audit record: %v", c.method, c.path, err)
+				}
+			}
+			if rec := serve(st, http.MethodPut, models+"/m", "", `{"description":"changed"}`); rec.Code != http.StatusOK {
+				t.Fatalf("update: %d %s", rec.Code, rec.Body)
+			}
+			if rec := serve(st, http.MethodGet, "/v1/audit?kind=model&name=m", "", ""); !strings.Contains(rec.Body.String(), `"action":"update-model"`) {
+				t.Fatalf("the update's record is missing: %s", rec.Body)
 			}
 		})
 	}

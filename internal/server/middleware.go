@@ -173,13 +173,20 @@ func (h *heldWriter) release(w http.ResponseWriter) {
 // the first response. The handler's writes, the audit record and the
 // recorded response commit in one transaction (store.Idempotent), so a
 // process killed mid-request leaves nothing behind and the retry simply runs.
+// Every other request that may change something (POST, PUT, PATCH, DELETE)
+// runs the same way without a recorded response (store.Atomic): its writes
+// and its audit record commit together or not at all.
 func (s *Server) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
+		switch {
 		// A key sent to a deployment is the model server's business: predictions
 		// pass through as they are, neither buffered nor replayed.
-		if r.Method != http.MethodPost || key == "" || isGatewayPath(r.URL.Path) {
+		case isGatewayPath(r.URL.Path) || !changes(r.Method):
 			next.ServeHTTP(w, r)
+			return
+		case r.Method != http.MethodPost || key == "":
+			s.atomic(w, r, next)
 			return
 		}
 		if len(key) > 255 || !utf8.ValidString(key) || strings.ContainsRune(key, 0) {
@@ -208,8 +215,7 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			held = &heldWriter{header: http.Header{}, under: w}
 			next.ServeHTTP(held, r.WithContext(ctx))
 			// Failures the client may retry are not recorded: their writes roll back.
-			switch st := held.status; {
-			case st == 0, st >= 500, st == http.StatusTooManyRequests, st == statusClientClosed:
+			if retryable(held.status) {
 				return nil
 			}
 			h := http.Header{}
@@ -222,14 +228,8 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			return &store.IdempotentResponse{RequestHash: reqHash, Status: held.status, Header: hdr, Body: held.body.Bytes()}
 		})
 		switch {
-		case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-			w.Header().Set("Retry-After", "2")
-			writeProblem(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly")
-		case errors.Is(err, context.Canceled):
-			writeProblem(w, statusClientClosed, "request cancelled")
 		case err != nil:
-			s.log.ErrorContext(ctx, "idempotency record failed", "err", err)
-			writeProblem(w, http.StatusInternalServerError, "internal error")
+			s.requestFailed(w, r, err)
 		case prior == nil:
 			held.release(w)
 		case prior.RequestHash != reqHash:
@@ -247,4 +247,49 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			_, _ = w.Write(prior.Body)
 		}
 	})
+}
+
+// changes reports whether a request of the method may change something.
+func changes(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// retryable reports whether a response is a failure the client may retry
+// (or one no client saw): the request's writes roll back.
+func retryable(status int) bool {
+	return status == 0 || status >= 500 || status == http.StatusTooManyRequests || status == statusClientClosed
+}
+
+// atomic runs a change that has no Idempotency-Key in one transaction with
+// its audit record, holding the response back until it commits.
+func (s *Server) atomic(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	held := &heldWriter{header: http.Header{}, under: w}
+	err := s.store.Atomic(r.Context(), func(ctx context.Context) bool {
+		next.ServeHTTP(held, r.WithContext(ctx))
+		return !retryable(held.status)
+	})
+	if err != nil {
+		s.requestFailed(w, r, err)
+		return
+	}
+	held.release(w)
+}
+
+// requestFailed answers a request whose transaction could not commit; none
+// of its writes were kept.
+func (s *Server) requestFailed(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "2")
+		writeProblem(w, http.StatusServiceUnavailable, "the database is unavailable; retry shortly")
+	case errors.Is(err, context.Canceled):
+		writeProblem(w, statusClientClosed, "request cancelled")
+	default:
+		s.log.ErrorContext(r.Context(), "request could not commit", "err", err, "method", r.Method, "path", r.URL.Path)
+		writeProblem(w, http.StatusInternalServerError, "internal error")
+	}
 }

@@ -107,7 +107,7 @@ type Token struct {
 type essentialKey struct{}
 
 // Essential marks the store calls made with the returned context as
-// essential to the idempotent request they join (see Store.Idempotent):
+// essential to the request they join (see Store.Idempotent and Store.Atomic):
 // if one fails, the whole request fails and nothing of it is kept, where
 // another failed call leaves the request's earlier writes in place for the
 // handler to answer (a 409 after a duplicate create). The store need not
@@ -189,6 +189,8 @@ type Store interface {
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose secret hashes to hash, or ErrNotFound.
 	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// TokenByID returns the token with the id, or ErrNotFound.
+	TokenByID(ctx context.Context, id string) (*Token, error)
 	ListTokens(ctx context.Context) ([]*Token, error)
 	DeleteToken(ctx context.Context, id string) error
 
@@ -208,6 +210,13 @@ type Store interface {
 	Idempotent(ctx context.Context, scope, key, requestHash string, fn func(ctx context.Context) *IdempotentResponse) (prior *IdempotentResponse, err error)
 	// PurgeIdempotent drops records older than the cutoff.
 	PurgeIdempotent(ctx context.Context, olderThan time.Time) error
+	// Atomic runs a request that has no Idempotency-Key as Idempotent runs
+	// one that has: every call to this store under fn's context joins one
+	// transaction (begun at the first write), which commits when fn returns
+	// true and rolls back when it returns false. If an essential call of
+	// fn's failed, it rolls back and returns that call's error. fn must not
+	// call the store from several goroutines at once.
+	Atomic(ctx context.Context, fn func(ctx context.Context) (commit bool)) error
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

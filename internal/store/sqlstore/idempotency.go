@@ -18,13 +18,8 @@ func (s *Store) Idempotent(ctx context.Context, scope, key, requestHash string, 
 	if prior, err := s.recordedResponse(ctx, scope, key); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return prior, err
 	}
-	r := &request{pool: s, direct: &Store{db: s.db, q: s.db, dialect: s.dialect, direct: true, now: s.now}, ctx: ctx}
-	defer func() {
-		r.ended.Store(true)
-		if r.tx != nil {
-			_ = r.tx.Rollback() // after a commit, a no-op; after a panic, the crash case
-		}
-	}()
+	r := s.newRequest(ctx)
+	defer r.end()
 	resp := fn(context.WithValue(ctx, requestKey{}, r))
 	if r.failed != nil {
 		return nil, r.failed
@@ -51,6 +46,20 @@ func (s *Store) Idempotent(ctx context.Context, scope, key, requestHash string, 
 		return s.recordedResponse(ctx, scope, key)
 	}
 	return nil, s.wrap(r.tx.Commit())
+}
+
+// Atomic implements store.Store.
+func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) bool) error {
+	r := s.newRequest(ctx)
+	defer r.end()
+	commit := fn(context.WithValue(ctx, requestKey{}, r))
+	switch {
+	case r.failed != nil:
+		return r.failed
+	case !commit || r.tx == nil:
+		return nil // r.end rolls back what was written
+	}
+	return s.wrap(r.tx.Commit())
 }
 
 // recordedResponse returns the response recorded for (scope, key), or ErrNotFound.

@@ -9,11 +9,12 @@ import (
 	"github.com/mlopsplane/terraform-provider-mlops/internal/store"
 )
 
-// request is the transaction of one idempotent request (see Idempotent).
-// Every store call made with the request's context joins it, so the
-// handlers, the run engine and the audit log need not know about it.
+// request is the transaction of one API request that makes changes (see
+// Idempotent and Atomic). Every store call made with the request's context
+// joins it, so the handlers, the run engine and the audit log need not know
+// about it.
 type request struct {
-	pool   *Store // the store Idempotent was called on
+	pool   *Store // the store the request runs on
 	direct *Store // the pool, for reads before the first write
 	ctx    context.Context
 	tx     *sql.Tx // nil until the first write
@@ -30,6 +31,21 @@ type request struct {
 }
 
 type requestKey struct{}
+
+// newRequest starts a request on s (see Store.Idempotent, Store.Atomic).
+func (s *Store) newRequest(ctx context.Context) *request {
+	return &request{pool: s, direct: &Store{db: s.db, q: s.db, dialect: s.dialect, direct: true, now: s.now}, ctx: ctx}
+}
+
+// end closes the request: later calls under its context go to the pool, and
+// an open transaction rolls back (after a commit, a no-op; after a panic,
+// the crash case).
+func (r *request) end() {
+	r.ended.Store(true)
+	if r.tx != nil {
+		_ = r.tx.Rollback()
+	}
+}
 
 // joined returns the request whose transaction a call with ctx joins, or
 // nil: outside a request, in a transaction already, or on another database.

@@ -152,3 +152,66 @@ func TestEssentialCallFailsTheRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestAtomic: a request without an Idempotency-Key keeps its writes when it
+// commits and none when it does not, or when an essential call fails; a
+// call made with its context after it ended goes to the pool.
+func TestAtomic(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{"sqlite": storetest.SQLite, "postgres": storetest.Postgres} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			model := func(name string) *store.Object {
+				return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
+			}
+			exists := func(name string) bool {
+				t.Helper()
+				_, err := s.Get(ctx, store.ModelKey("p", name))
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					t.Fatal(err)
+				}
+				return err == nil
+			}
+			if err := s.Create(ctx, model("taken")); err != nil {
+				t.Fatal(err)
+			}
+			var late context.Context
+			err := s.Atomic(ctx, func(ctx context.Context) bool {
+				if err := s.Create(ctx, model("a")); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Create(ctx, model("taken")); !errors.Is(err, store.ErrExists) {
+					t.Fatalf("duplicate create: %v", err)
+				}
+				late = ctx
+				return true
+			})
+			if err != nil || !exists("a") {
+				t.Fatalf("committed request: error %v, its write kept: %v", err, exists("a"))
+			}
+			if err := s.Create(late, model("after")); err != nil || !exists("after") {
+				t.Fatalf("a write after the request ended: %v", err)
+			}
+
+			if err := s.Atomic(ctx, func(ctx context.Context) bool {
+				if err := s.Create(ctx, model("b")); err != nil {
+					t.Fatal(err)
+				}
+				return false
+			}); err != nil || exists("b") {
+				t.Fatalf("rolled back request: error %v, its write kept: %v", err, exists("b"))
+			}
+
+			err = s.Atomic(ctx, func(ctx context.Context) bool {
+				if err := s.Create(ctx, model("c")); err != nil {
+					t.Fatal(err)
+				}
+				_ = s.Create(store.Essential(ctx), model("taken"))
+				return true
+			})
+			if !errors.Is(err, store.ErrExists) || exists("c") {
+				t.Fatalf("request whose essential call failed: error %v (want ErrExists), its write kept: %v", err, exists("c"))
+			}
+		})
+	}
+}

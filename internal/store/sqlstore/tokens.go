@@ -39,6 +39,15 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.Token, err
 	return t, s.wrap(err)
 }
 
+// TokenByID implements store.Store.
+func (s *Store) TokenByID(ctx context.Context, id string) (*store.Token, error) {
+	if r := s.joined(ctx); r != nil {
+		return inRequest(ctx, r, false, func(s *Store) (*store.Token, error) { return s.TokenByID(ctx, id) })
+	}
+	t, err := scanToken(s.queryRow(ctx, `SELECT id, hash, role, project, description, created_at FROM tokens WHERE id = ?`, id))
+	return t, s.wrap(err)
+}
+
 // ListTokens implements store.Store.
 func (s *Store) ListTokens(ctx context.Context) ([]*store.Token, error) {
 	if r := s.joined(ctx); r != nil {

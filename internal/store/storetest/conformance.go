@@ -472,6 +472,13 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	_, err = s.TokenByHash(ctx, "nope")
 	mustIs(t, err, store.ErrNotFound)
+	byID, err := s.TokenByID(ctx, "t1")
+	mustNil(t, err)
+	if *byID != *got {
+		t.Fatalf("TokenByID = %+v, want %+v", byID, got)
+	}
+	_, err = s.TokenByID(ctx, "nope")
+	mustIs(t, err, store.ErrNotFound)
 	mustIs(t, s.CreateToken(ctx, &store.Token{ID: "t2", Hash: "h1", Role: "viewer"}), store.ErrExists)
 	mustNil(t, s.CreateToken(ctx, &store.Token{ID: "t2", Hash: "h2", Role: "viewer"}))
 	all, err := s.ListTokens(ctx)
@@ -482,6 +489,8 @@ func testTokens(t *testing.T, s store.Store) {
 	mustNil(t, s.DeleteToken(ctx, "t1"))
 	mustIs(t, s.DeleteToken(ctx, "t1"), store.ErrNotFound)
 	_, err = s.TokenByHash(ctx, "h1")
+	mustIs(t, err, store.ErrNotFound)
+	_, err = s.TokenByID(ctx, "t1")
 	mustIs(t, err, store.ErrNotFound)
 }
 
