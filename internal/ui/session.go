@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -34,22 +33,6 @@ const (
 
 var errNoSession = errors.New("no valid session")
 
-// lookupToken finds a token by id. The store has no lookup by id, so this
-// scans the token table: few rows, but a TokenByID read would make it one
-// indexed query.
-func (h *handler) lookupToken(ctx context.Context, id string) (*store.Token, error) {
-	tokens, err := h.cfg.Store.ListTokens(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tokens {
-		if t.ID == id {
-			return t, nil
-		}
-	}
-	return nil, store.ErrNotFound
-}
-
 func (h *handler) mac(id string, exp int64, hash string) []byte {
 	m := hmac.New(sha256.New, h.key)
 	m.Write([]byte("mlops-ui-session\x00" + id + "\x00" + strconv.FormatInt(exp, 10) + "\x00" + hash))
@@ -79,7 +62,7 @@ func (h *handler) session(r *http.Request) (*Principal, error) {
 	if err1 != nil || err2 != nil || err3 != nil || len(id) == 0 || h.now().Unix() >= exp {
 		return nil, errNoSession
 	}
-	t, err := h.lookupToken(r.Context(), string(id))
+	t, err := h.cfg.Store.TokenByID(r.Context(), string(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoSession
 	}
@@ -183,7 +166,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	var t *store.Token
 	if err == nil {
-		t, err = h.lookupToken(r.Context(), p.TokenID)
+		t, err = h.cfg.Store.TokenByID(r.Context(), p.TokenID)
 	}
 	if err != nil {
 		h.storeFailure(w, r, err)
