@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -88,14 +89,15 @@ func (s *Server) registerModels() {
 		if fe := in.Body.Validate(); fe != nil {
 			return nil, badRequest(fe)
 		}
-		if err := s.requireProject(ctx, in.Project); err != nil {
-			return nil, err
-		}
 		m := api.Model{Project: in.Project, Name: in.Body.Name, ModelSpec: in.Body.ModelSpec}
 		k := store.ModelKey(in.Project, m.Name)
 		o := &store.Object{Key: k, Data: encode(m)}
-		// A model of the same name deleted earlier starts its versions at 1 again.
-		if err := s.store.CreateFresh(ctx, o, store.ModelVersionScope(m.Project, m.Name)); err != nil {
+		// A model of the same name deleted earlier starts its versions at 1
+		// again; ErrNotFound means the project does not exist.
+		switch err := s.store.CreateFresh(ctx, o, store.ModelVersionScope(m.Project, m.Name)); {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, s.storeError(ctx, store.ProjectKey(in.Project), err)
+		case err != nil:
 			return nil, s.storeError(ctx, k, err)
 		}
 		m.Meta = meta(o)

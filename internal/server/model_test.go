@@ -19,6 +19,8 @@ func TestModelVersionsAndGates(t *testing.T) {
 	}), http.StatusCreated)
 	wantProblem(t, e.admin("POST", base, map[string]any{"name": "x", "gates": []map[string]any{{"metric": "auc", "op": "=>", "threshold": 1}}}),
 		http.StatusBadRequest, "body.gates[0].op", "")
+	// Not in a project that does not exist (checked in the create's own statement).
+	wantProblem(t, e.admin("POST", "/v1/projects/nope/models", map[string]any{"name": "churn"}), http.StatusNotFound, "", `project "nope" not found`)
 
 	// Versions are numbered 1, 2, 3 per model.
 	for i, metrics := range []map[string]float64{{"auc": 0.7}, {"auc": 0.85, "latency_ms": 80}, {"auc": 0.9, "latency_ms": 20}} {

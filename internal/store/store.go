@@ -145,9 +145,10 @@ type Store interface {
 	// Create stores new objects at generation 1, in one statement: all or
 	// none; ErrExists if a key is taken.
 	Create(ctx context.Context, objs ...*Object) error
-	// CreateFresh is Create of one object and ResetSequence(scope) in one
-	// statement: an object that numbers its children (a model its versions)
-	// starts at 1 even where an earlier one of its name left a count.
+	// CreateFresh is Create of one object in a project and ResetSequence(scope)
+	// in one statement: an object that numbers its children (a model its
+	// versions) starts at 1 even where an earlier one of its name left a
+	// count. ErrNotFound, and nothing changes, if obj's project does not exist.
 	CreateFresh(ctx context.Context, obj *Object, scope string) error
 	// Update replaces an object's data and bumps its generation. With
 	// ifGeneration > 0 the write happens only at that generation, else ErrStale.

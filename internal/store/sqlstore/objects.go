@@ -80,15 +80,31 @@ func (s *Store) CreateFresh(ctx context.Context, o *store.Object, scope string) 
 	if s.dialect.name != "postgres" {
 		// SQLite has no DELETE in a WITH clause, and no round trips to save.
 		return s.InTx(ctx, func(tx store.Store) error {
+			if _, err := tx.Get(ctx, store.ProjectKey(o.Project)); err != nil {
+				return err
+			}
 			if err := tx.ResetSequence(ctx, scope); err != nil {
 				return err
 			}
 			return tx.Create(ctx, o)
 		})
 	}
-	q, args, now := insertObjects(s.now(), []*store.Object{o})
-	if _, err := s.exec(ctx, `WITH reset AS (DELETE FROM sequences WHERE scope = ?) `+q, append([]any{scope}, args...)...); err != nil {
+	// The project's existence is checked in the same statement: a separate
+	// read was one more round trip for every model created.
+	now := s.now().UTC().Truncate(time.Microsecond)
+	const projectExists = `EXISTS (SELECT 1 FROM objects WHERE kind = ? AND project = '' AND parent = '' AND name = ?)`
+	res, err := s.exec(ctx, `WITH reset AS (DELETE FROM sequences WHERE scope = ? AND `+projectExists+`)
+		INSERT INTO objects (`+objectColumns+`) SELECT ?, ?, ?, ?, ?, 1, ?, ?, ? WHERE `+projectExists,
+		scope, string(store.KindProject), o.Project,
+		string(o.Kind), o.Project, o.Parent, o.Name, o.Ordinal, o.Data, micros(now), micros(now),
+		string(store.KindProject), o.Project)
+	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.wrap(err)
+	} else if n == 0 {
+		return store.ErrNotFound
 	}
 	o.Generation, o.CreatedAt, o.UpdatedAt = 1, now, now
 	return nil

@@ -289,7 +289,15 @@ func testCreateSeveral(t *testing.T, s store.Store) {
 // testCreateFresh: CreateFresh starts the scope again, unless the create fails.
 func testCreateFresh(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	for range 3 {
+	// Not in a project that does not exist: ErrNotFound, and the count stays.
+	_, err := s.NextSequence(ctx, "m/versions")
+	mustNil(t, err)
+	mustIs(t, s.CreateFresh(ctx, obj(store.KindModel, "p", "", "m", `{}`), "m/versions"), store.ErrNotFound)
+	if _, err := s.Get(ctx, store.ModelKey("p", "m")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CreateFresh in a missing project kept its object: %v", err)
+	}
+	mustNil(t, s.Create(ctx, obj(store.KindProject, "", "", "p", `{}`)))
+	for range 2 {
 		_, err := s.NextSequence(ctx, "m/versions")
 		mustNil(t, err)
 	}
