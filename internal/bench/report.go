@@ -175,8 +175,38 @@ func terraformRows(r *Results) []Row {
 					Ours: fmt.Sprintf("%s s", num(ours-empty)), Baseline: fmt.Sprintf("%s s", num(floor-floorEmpty)),
 					Ratio: times((ours - empty) / (floor - floorEmpty))})
 		}
+		rows = append(rows, frameworkRows(r, n, ours, floor)...)
 	}
 	return rows
+}
+
+// frameworkRows compare the plans with those of floor_model, a provider
+// with mlops_model's schema on the same framework that does nothing: what
+// the framework and the plugin protocol cost, and what is left for the
+// mlops provider and server.
+func frameworkRows(r *Results, n string, ours, floor float64) []Row {
+	const name = "BenchmarkTerraform"
+	fw, ok := r.get(name, "framework-plan-s")
+	if !ok {
+		return nil
+	}
+	row := Row{Section: "Provider overhead",
+		Measure:  "terraform plan, " + n + " resources of a provider that does nothing, with the same schema on the same framework",
+		Ours:     fmt.Sprintf("%s s (floor_model)", num(fw)),
+		Baseline: fmt.Sprintf("%s s (terraform_data)", num(floor)), Ratio: times(fw / floor)}
+	if cpu, ok := r.get(name, "framework-plan-cpu-s"); ok {
+		row.Ours += fmt.Sprintf("; CPU %s s", num(cpu))
+	}
+	if e, ok := r.get(name, "framework-empty-plan-s"); ok {
+		row.Ours += fmt.Sprintf("; %s s with no resources", num(e))
+	}
+	if pr, ok := r.get(name, "framework-per-resource-plan-ratio"); ok {
+		row.Ratio += fmt.Sprintf(" (per resource %s)", times(pr))
+	}
+	return []Row{row, {Section: "Provider overhead",
+		Measure:  "terraform plan, " + n + " resources: the mlops provider's own work (reading each model from mlopsd, the default project)",
+		Ours:     fmt.Sprintf("%s s (mlops_model)", num(ours)),
+		Baseline: fmt.Sprintf("%s s (floor_model)", num(fw)), Ratio: times(ours / fw)}}
 }
 
 // apiTargets are the issue's targets: PostgreSQL at concurrency 32.
@@ -400,7 +430,10 @@ func Document(r *Results, cores int) string {
   ` + "`plan`" + ` (with refresh; it must find nothing to change) on 200 ` + "`mlops_model`" + ` resources against an
   in-process mlopsd on SQLite, and on 200 ` + "`terraform_data`" + ` resources holding the same attributes, both with
   ` + "`-parallelism=10`" + `, taking turns. ` + "`terraform_data`" + ` is Terraform's built-in no-op resource: the floor is
-  Terraform's own work. The provider is built from the checkout as releases are (static, ` + "`-trimpath -ldflags \"-s -w\"`" + `).
+  Terraform's own work. A third configuration holds 200 ` + "`floor_model`" + ` resources of ` + "`internal/bench/cmd/floorprovider`" + `:
+  ` + "`mlops_model`" + `'s schema on the same terraform-plugin-framework, in a provider that keeps what it is given and
+  reads nothing, so the framework's and the plugin protocol's cost shows apart from the mlops provider's and
+  server's. The providers are built from the checkout as releases are (static, ` + "`-trimpath -ldflags \"-s -w\"`" + `).
   Plans run three times each; the median counts. CPU is Terraform's and the provider's
   (and for mlops_model the server's) CPU time. The same plans of the two configurations with ` + "`count = 0`" + ` give
   the fixed cost of a plan: Terraform 1.5 starts a plugin provider three times per plan, and go-plugin makes each

@@ -25,12 +25,19 @@ import (
 // both alike; each plan runs MLOPS_BENCH_TF_PLANS times (default 3) and the
 // median counts.
 //
+// A third configuration holds floor_model resources of cmd/floorprovider:
+// the same schema on the same framework, a provider that does nothing, so
+// what the framework and the plugin protocol cost shows apart from what
+// the mlops provider and server do.
+//
 // Reported per iteration: apply-s and plan-s (mlops_model), floor-apply-s
 // and floor-plan-s (terraform_data), their ratios apply-ratio and
-// plan-ratio; empty-plan-s and floor-empty-plan-s, plans of the same
+// plan-ratio; framework-plan-s (floor_model); empty-plan-s,
+// floor-empty-plan-s and framework-empty-plan-s, plans of the same
 // configurations with count = 0 (what a plan costs before its first
-// resource), and per-resource-plan-ratio, the ratio of the plans' times
-// with those taken off; and the CPU time each took (…-cpu-s: Terraform, the provider
+// resource), and per-resource-plan-ratio and
+// framework-per-resource-plan-ratio, the ratios to terraform_data of the
+// plans' times with those taken off; and the CPU time each took (…-cpu-s: Terraform, the provider
 // and the in-process server; CPU time is less sensitive than wall time to
 // other load on the machine). The provider is built from this checkout;
 // Terraform is TF_ACC_TERRAFORM_PATH, else terraform on PATH, else the
@@ -46,37 +53,46 @@ func BenchmarkTerraform(b *testing.B) {
 	}
 	n := benchEnv(b, "MLOPS_BENCH_TF_RESOURCES", 200)
 	plans := benchEnv(b, "MLOPS_BENCH_TF_PLANS", 3)
-	provider := buildProvider(b)
+	plugins := buildProviders(b)
 	inst := startServer(b, "sqlite://"+filepath.Join(b.TempDir(), "mlops.db"))
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		mlops := newWorkdir(b, tf, provider, inst, modelConfig(n, fmt.Sprintf("tf%d", i)))
-		floor := newWorkdir(b, tf, provider, inst, floorConfig(n))
-		emptyMlops := newWorkdir(b, tf, provider, inst, modelConfig(0, fmt.Sprintf("tf%d", i)))
-		emptyFloor := newWorkdir(b, tf, provider, inst, floorConfig(0))
+		mlops := newWorkdir(b, tf, plugins, inst, modelConfig(n, fmt.Sprintf("tf%d", i)))
+		floor := newWorkdir(b, tf, plugins, inst, floorConfig(n))
+		framework := newWorkdir(b, tf, plugins, inst, frameworkConfig(n))
+		emptyMlops := newWorkdir(b, tf, plugins, inst, modelConfig(0, fmt.Sprintf("tf%d", i)))
+		emptyFloor := newWorkdir(b, tf, plugins, inst, floorConfig(0))
+		emptyFramework := newWorkdir(b, tf, plugins, inst, frameworkConfig(0))
 		b.StartTimer()
 		apply, floorApply := mlops.timed("apply", "-auto-approve"), floor.timed("apply", "-auto-approve")
-		var plan, floorPlan []run
+		framework.timed("apply", "-auto-approve")
+		var plan, floorPlan, frameworkPlan []run
 		for range plans {
 			floorPlan = append(floorPlan, floor.timed("plan", "-detailed-exitcode"))
+			frameworkPlan = append(frameworkPlan, framework.timed("plan", "-detailed-exitcode"))
 			plan = append(plan, mlops.timed("plan", "-detailed-exitcode"))
 		}
 		// The same with no resources: what every plan costs before the
 		// first resource (Terraform starts a provider plugin three times
 		// per plan, each with a fresh mTLS certificate; terraform_data is
 		// built in and starts nothing).
-		var empty, floorEmpty []run
+		var empty, floorEmpty, frameworkEmpty []run
 		for range plans {
 			floorEmpty = append(floorEmpty, emptyFloor.timed("plan", "-detailed-exitcode"))
+			frameworkEmpty = append(frameworkEmpty, emptyFramework.timed("plan", "-detailed-exitcode"))
 			empty = append(empty, emptyMlops.timed("plan", "-detailed-exitcode"))
 		}
 		b.StopTimer()
-		p, fp := median(plan), median(floorPlan)
-		e, fe := median(empty), median(floorEmpty)
+		p, fp, wp := median(plan), median(floorPlan), median(frameworkPlan)
+		e, fe, we := median(empty), median(floorEmpty), median(frameworkEmpty)
 		b.ReportMetric(e.wall.Seconds(), "empty-plan-s")
 		b.ReportMetric(fe.wall.Seconds(), "floor-empty-plan-s")
+		b.ReportMetric(we.wall.Seconds(), "framework-empty-plan-s")
 		b.ReportMetric((p.wall-e.wall).Seconds()/(fp.wall-fe.wall).Seconds(), "per-resource-plan-ratio")
+		b.ReportMetric((wp.wall-we.wall).Seconds()/(fp.wall-fe.wall).Seconds(), "framework-per-resource-plan-ratio")
+		b.ReportMetric(wp.wall.Seconds(), "framework-plan-s")
+		b.ReportMetric(wp.cpu.Seconds(), "framework-plan-cpu-s")
 		b.ReportMetric(float64(n), "resources")
 		b.ReportMetric(apply.wall.Seconds(), "apply-s")
 		b.ReportMetric(floorApply.wall.Seconds(), "floor-apply-s")
@@ -119,6 +135,25 @@ resource "mlops_model" "m" {
 `, n, prefix)
 }
 
+// frameworkConfig declares n floor_model resources (cmd/floorprovider):
+// mlops_model's schema and arguments on a provider that does nothing.
+func frameworkConfig(n int) string {
+	return fmt.Sprintf(`terraform {
+  required_providers {
+    floor = { source = "mlopsplane/floor" }
+  }
+}
+
+resource "floor_model" "m" {
+  count       = %d
+  name        = format("m-%%03d", count.index)
+  description = "Predicts churn in the next 30 days"
+  labels      = { team = "growth", tier = "gold" }
+  gates       = [{ metric = "auc", op = ">=", threshold = 0.8 }]
+}
+`, n)
+}
+
 // floorConfig declares n terraform_data resources holding what a model holds.
 func floorConfig(n int) string {
 	return fmt.Sprintf(`resource "terraform_data" "m" {
@@ -133,20 +168,21 @@ func floorConfig(n int) string {
 `, n)
 }
 
-// buildProvider builds the provider binary from this checkout as releases
-// are built (.goreleaser.yml: static, -trimpath, no symbol tables), which
-// users run; the smaller binary starts about 2 ms sooner, on each of the
-// three starts of a plan.
-func buildProvider(b *testing.B) string {
+// buildProviders builds, into one directory, the provider from this
+// checkout as releases are built (.goreleaser.yml: static, -trimpath, no
+// symbol tables), which users run, and the do-nothing floor provider
+// (cmd/floorprovider) the same way; it returns the directory.
+func buildProviders(b *testing.B) string {
 	b.Helper()
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "terraform-provider-mlops")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build the provider: %v\n%s", err, out)
+	for bin, pkg := range map[string]string{"terraform-provider-mlops": "../..", "terraform-provider-floor": "./cmd/floorprovider"} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, bin), pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
-	return bin
+	return dir
 }
 
 // tfdir is a Terraform working directory using the provider built here
@@ -158,13 +194,13 @@ type tfdir struct {
 	env []string
 }
 
-func newWorkdir(b *testing.B, tf, provider string, inst *instance, config string) *tfdir {
+func newWorkdir(b *testing.B, tf, plugins string, inst *instance, config string) *tfdir {
 	b.Helper()
 	dir := b.TempDir()
 	rc := filepath.Join(dir, "dev.tfrc")
 	files := map[string]string{
-		rc: fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n",
-			"registry.terraform.io/mlopsplane/mlops", filepath.Dir(provider)),
+		rc: fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n    %q = %q\n  }\n  direct {}\n}\n",
+			"registry.terraform.io/mlopsplane/mlops", plugins, "registry.terraform.io/mlopsplane/floor", plugins),
 		filepath.Join(dir, "main.tf"): config,
 	}
 	for path, content := range files {
