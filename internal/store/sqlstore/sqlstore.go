@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,11 +48,19 @@ func Open(ctx context.Context, databaseURL string, migrate bool) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
+	dsn, poolSize, err := takePoolSize(d, dsn)
+	if err != nil {
+		return nil, err
+	}
 	db, err := d.open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name, err)
 	}
 	d.configure(db)
+	if poolSize > 0 {
+		db.SetMaxOpenConns(poolSize)
+		db.SetMaxIdleConns(poolSize)
+	}
 	s := &Store{db: db, q: db, dialect: d, now: time.Now}
 	if err := s.Ping(ctx); err != nil {
 		_ = db.Close()
@@ -94,6 +103,33 @@ func parseURL(raw string) (*dialect, string, error) {
 		return postgresDialect, raw, nil
 	}
 	return nil, "", fmt.Errorf("database URL %q is not supported; use sqlite://<path> or postgres://<user>@<host>/<db>", raw)
+}
+
+// maxPoolSize bounds pool_max_conns: PostgreSQL's own default limit is 100
+// connections for every client together.
+const maxPoolSize = 1000
+
+// takePoolSize reads and removes pool_max_conns, the connections a
+// PostgreSQL URL lets one mlopsd keep open (pgxpool's name for it; pgx would
+// send it to the server as a setting). 0: the dialect's default. Errors do
+// not repeat the URL, which may hold a password.
+func takePoolSize(d *dialect, dsn string) (string, int, error) {
+	if d != postgresDialect || !strings.Contains(dsn, "pool_max_conns") {
+		return dsn, 0, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", 0, errors.New("the PostgreSQL database URL does not parse as a URL")
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPoolSize {
+		return "", 0, fmt.Errorf("the PostgreSQL database URL has pool_max_conns=%q: want a number of connections from 1 to %d, such as 16", v, maxPoolSize)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 // DB exposes the underlying pool, for benchmarks and tests.

@@ -160,3 +160,40 @@ func TestIdempotentTakesOverOrphanedClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolSizeFromURL: pool_max_conns sets how many connections the store
+// keeps, is not passed on to PostgreSQL (which would refuse it as an unknown
+// setting), and a bad value is refused naming the parameter, without
+// repeating the URL's password.
+func TestPoolSizeFromURL(t *testing.T) {
+	base := storetest.PostgresURL(t)
+	with := func(v string) string {
+		sep := "?"
+		if strings.Contains(base, "?") {
+			sep = "&"
+		}
+		return base + sep + "pool_max_conns=" + v
+	}
+	s, err := sqlstore.Open(context.Background(), with("3"), false)
+	if err != nil {
+		t.Fatalf("open with pool_max_conns=3: %v", err)
+	}
+	defer s.Close()
+	if got := s.DB().Stats().MaxOpenConnections; got != 3 {
+		t.Fatalf("MaxOpenConnections = %d, want 3", got)
+	}
+	def, err := sqlstore.Open(context.Background(), base, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer def.Close()
+	if got := def.DB().Stats().MaxOpenConnections; got != 16 {
+		t.Fatalf("default MaxOpenConnections = %d, want 16", got)
+	}
+	for _, v := range []string{"0", "x", "1001"} {
+		_, err := sqlstore.Open(context.Background(), "postgres://u:s3cret@127.0.0.1:1/db?pool_max_conns="+v, false)
+		if err == nil || !strings.Contains(err.Error(), "pool_max_conns") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("pool_max_conns=%s: error %v; want one naming pool_max_conns and not the password", v, err)
+		}
+	}
+}
