@@ -118,40 +118,28 @@ func median(runs []run) run {
 }
 
 // modelConfig declares n models named <prefix>-000, … in the default project.
-func modelConfig(n int, prefix string) string {
-	return fmt.Sprintf(`terraform {
-  required_providers {
-    mlops = { source = "mlopsplane/mlops" }
-  }
-}
-
-resource "mlops_model" "m" {
-  count       = %d
-  name        = format("%s-%%03d", count.index)
-  description = "Predicts churn in the next 30 days"
-  labels      = { team = "growth", tier = "gold" }
-  gates       = [{ metric = "auc", op = ">=", threshold = 0.8 }]
-}
-`, n, prefix)
-}
+func modelConfig(n int, prefix string) string { return modelsOf("mlops", n, prefix) }
 
 // frameworkConfig declares n floor_model resources (cmd/floorprovider):
 // mlops_model's schema and arguments on a provider that does nothing.
-func frameworkConfig(n int) string {
+func frameworkConfig(n int) string { return modelsOf("floor", n, "m") }
+
+// modelsOf declares n <provider>_model resources with a model's arguments.
+func modelsOf(provider string, n int, prefix string) string {
 	return fmt.Sprintf(`terraform {
   required_providers {
-    floor = { source = "mlopsplane/floor" }
+    %[1]s = { source = "mlopsplane/%[1]s" }
   }
 }
 
-resource "floor_model" "m" {
-  count       = %d
-  name        = format("m-%%03d", count.index)
+resource "%[1]s_model" "m" {
+  count       = %[2]d
+  name        = format("%[3]s-%%03d", count.index)
   description = "Predicts churn in the next 30 days"
   labels      = { team = "growth", tier = "gold" }
   gates       = [{ metric = "auc", op = ">=", threshold = 0.8 }]
 }
-`, n)
+`, provider, n, prefix)
 }
 
 // floorConfig declares n terraform_data resources holding what a model holds.

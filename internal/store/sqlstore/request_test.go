@@ -22,9 +22,6 @@ func TestRequestCallsUndoOnlyTheirWrites(t *testing.T) {
 func testRequestCalls(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
 	boom := errors.New("boom")
-	model := func(name string) *store.Object {
-		return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
-	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -105,9 +102,6 @@ func TestEssentialCallFailsTheRequest(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			model := func(name string) *store.Object {
-				return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
-			}
 			if err := s.Create(ctx, model("taken")); err != nil {
 				t.Fatal(err)
 			}
@@ -161,9 +155,6 @@ func TestAtomic(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			model := func(name string) *store.Object {
-				return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
-			}
 			exists := func(name string) bool {
 				t.Helper()
 				_, err := s.Get(ctx, store.ModelKey("p", name))
@@ -214,4 +205,9 @@ func TestAtomic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// model is a new model named name in project p.
+func model(name string) *store.Object {
+	return &store.Object{Key: store.ModelKey("p", name), Data: []byte(`{}`)}
 }
